@@ -1,0 +1,40 @@
+# Two commands do all set-up on a fresh machine: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+STAMP := $(VENV)/.installed
+# extra papermill parameters for `make run`, e.g. ARGS="-p seed 1"
+ARGS ?=
+
+.PHONY: run test install export clean-nbs readme check-sync
+
+run: $(STAMP)  ## run the default experiment (ml-100k, content embeddings, RQ-KMeans, small T5) and print its results
+	$(VENV)/bin/semid-run $(ARGS)
+
+test: $(STAMP)  ## nbdev_test over the notebooks, then pytest
+	$(VENV)/bin/nbdev_test --n_workers 2 --timing
+	$(VENV)/bin/pytest -q tests
+
+install: $(STAMP)
+
+$(STAMP): settings.ini setup.py constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip==26.3
+	$(PIP) install -q -c constraints.txt torch==2.13.0
+	$(PIP) install -q -c constraints.txt -e ".[dev]"
+	$(PIP) install -q --no-deps recbole==1.2.1
+	$(PY) -m ipykernel install --sys-prefix --name semid_nb --display-name "semid_nb (.venv)" >/dev/null
+	touch $(STAMP)
+
+export: $(STAMP)  ## notebooks -> semid_nb/, cleaned notebooks, README
+	$(VENV)/bin/nbdev_export
+	$(VENV)/bin/nbdev_clean
+	$(PY) tools/make_readme.py
+
+readme: $(STAMP)
+	$(PY) tools/make_readme.py
+
+check-sync: $(STAMP)  ## fails if semid_nb/ or README.md differ from what the notebooks generate
+	$(VENV)/bin/nbdev_export && $(PY) tools/make_readme.py && git diff --exit-code -- semid_nb README.md

@@ -1,0 +1,40 @@
+"""Repository invariants: pinned dependencies agree, the papermill parameters tag survives, notebooks are clean."""
+import configparser, json, re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def settings():
+    c = configparser.ConfigParser(delimiters=["="]); c.read(ROOT/"settings.ini")
+    return c["DEFAULT"]
+
+
+def test_environment_yml_matches_settings():
+    s = settings()
+    pins = set((s["requirements"] + " " + s["dev_requirements"]).split())
+    yml = {l.strip()[2:] for l in (ROOT/"environment.yml").read_text().splitlines() if re.match(r"\s+- [\w.-]+==", l)}
+    assert yml == pins, (yml ^ pins)
+
+
+def test_constraints_pin_every_requirement():
+    cons = dict(l.split("==") for l in (ROOT/"constraints.txt").read_text().splitlines() if "==" in l and not l.startswith("#"))
+    cons = {k.lower().replace("_", "-"): v for k, v in cons.items()}
+    for req in settings()["requirements"].split() + settings()["dev_requirements"].split():
+        name, ver = req.split("==")
+        assert cons.get(name.lower()) == ver, req
+
+
+def test_parameters_tag_kept():
+    assert settings()["allowed_cell_metadata_keys"].strip() == "tags"
+    nb = json.loads((ROOT/"nbs/06_experiment.ipynb").read_text())
+    assert sum("parameters" in c.get("metadata", {}).get("tags", []) for c in nb["cells"]) == 1
+
+
+def test_notebooks_are_numbered_stages_and_clean():
+    names = sorted(p.stem for p in (ROOT/"nbs").glob("*.ipynb"))
+    assert names == ["00_core", "01_data", "02_embeddings", "03_semantic_ids", "04_joint_model", "05_evaluation", "06_experiment", "index"]
+    for p in (ROOT/"nbs").glob("*.ipynb"):
+        for c in json.loads(p.read_text())["cells"]:
+            assert set(c.get("metadata", {})) <= {"tags"}, (p.name, c["metadata"])
+            assert c.get("execution_count") is None, p.name
