@@ -62,7 +62,7 @@ PRESETS = dict(
     paper=PAPER,
     default={**PAPER, "embedding_model": "all-MiniLM-L6-v2", "max_history": 10, "rec_targets_per_user": 20,
              "d_model": 128, "d_ff": 512, "num_layers": 2, "num_heads": 4, "tokenizer_vocab": 4000,
-             "max_source_len": 48, "epochs": 3, "max_eval_queries": 4000},
+             "max_source_len": 48, "epochs": 10},
     smoke={**PAPER, "embedding_model": "all-MiniLM-L6-v2", "max_history": 5, "rec_targets_per_user": 3,
            "max_items": 120, "max_users": 60, "codebook_size": 8, "n_train_queries": 4, "n_test_queries": 2,
            "d_model": 32, "d_ff": 64, "num_layers": 1, "num_heads": 2, "tokenizer_vocab": 400,

@@ -44,7 +44,7 @@ def run_name(p:dict) -> str:
     tail = f"-{stable_hash(extra, n=8)}" if extra else ""
     return f"{p['dataset']}-{q}-{p['embedding']}-{p['quantizer']}-{m}-{p['preset']}-s{p['seed']}{tail}"
 
-# %% ../nbs/06_experiment.ipynb 25
+# %% ../nbs/06_experiment.ipynb 26
 NOTEBOOK = "06_experiment.ipynb"
 
 def is_finished(run_dir) -> bool:
@@ -62,7 +62,7 @@ def _kernel() -> str:
     from jupyter_client.kernelspec import KernelSpecManager
     return "semid_nb" if "semid_nb" in KernelSpecManager().find_kernel_specs() else "python3"
 
-# %% ../nbs/06_experiment.ipynb 26
+# %% ../nbs/06_experiment.ipynb 27
 def run_experiment(force:bool=False, # rerun even when finished
                    progress:bool=True, # papermill's progress bar over cells
                    **params) -> Path:
@@ -88,7 +88,7 @@ def run_experiment(force:bool=False, # rerun even when finished
     write_json(run_dir/"DONE.json", {"seconds": time.time() - t0, "finished": time.strftime("%Y-%m-%dT%H:%M:%S")})
     return run_dir
 
-# %% ../nbs/06_experiment.ipynb 27
+# %% ../nbs/06_experiment.ipynb 28
 def summary_table(run_dir) -> pd.DataFrame:
     "Recall@30, Recall@10 and NDCG@10 of a finished run beside its random and popularity baselines."
     run_dir = Path(run_dir)
@@ -99,7 +99,7 @@ def summary_table(run_dir) -> pd.DataFrame:
     df.index.names = ["method", "task"]
     return df.unstack("task").swaplevel(axis=1).sort_index(axis=1, level=0)[[t for t in m]].reindex(["semantic IDs", "popularity", "random"])
 
-# %% ../nbs/06_experiment.ipynb 28
+# %% ../nbs/06_experiment.ipynb 29
 def main(argv=None):
     "Command line: run one experiment (default: the CPU default on ml-100k) and print its results."
     ap = argparse.ArgumentParser(prog="semid-run", description="Run the semid_nb experiment notebook through papermill.")
