@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 # extra papermill parameters for `make run`, e.g. ARGS="-p seed 1"
 ARGS ?=
 
-.PHONY: run test install export clean-nbs readme check-sync
+.PHONY: run test install export execute-nbs readme check-sync
 
 run: $(STAMP)  ## run the default experiment (ml-100k, content embeddings, RQ-KMeans, small T5) and print its results
 	$(VENV)/bin/semid-run $(ARGS)
@@ -38,3 +38,7 @@ readme: $(STAMP)
 
 check-sync: $(STAMP)  ## fails if semid_nb/ or README.md differ from what the notebooks generate
 	$(VENV)/bin/nbdev_export && $(PY) tools/make_readme.py && git diff --exit-code -- semid_nb README.md
+
+execute-nbs: $(STAMP)  ## run notebooks 00-05 in place so readers see their outputs (06 is run by `make run`), then clean them
+	for nb in nbs/0[0-5]_*.ipynb; do $(VENV)/bin/papermill -k semid_nb --cwd nbs --no-progress-bar "$$nb" "$$nb" || exit 1; done
+	$(VENV)/bin/nbdev_clean

@@ -12,8 +12,8 @@ from .core import SemidError, check_choice
 
 # %% auto 0
 __all__ = ['DATASETS', 'GROUPLENS_GENRES', 'GENRE_WORDS', 'FILM', 'ASK', 'dataset_dir', 'read_movielens', 'SRData', 'item_text',
-           'chrono_split', 'head_items', 'load_dataset', 'generate_queries', 'add_train_ratings', 'query_ambiguity',
-           'load_queries', 'rec_examples']
+           'chrono_split', 'head_items', 'load_dataset', 'generate_queries', 'query_ambiguity', 'load_queries',
+           'rec_examples']
 
 # %% ../nbs/01_data.ipynb 5
 DATASETS = {"ml-100k"}
@@ -92,7 +92,7 @@ def read_movielens(name:str="ml-100k", data_dir=None):
 class SRData:
     "Items, chronological per-user sequences split into train/valid/test, and head/torso items."
     items: pd.DataFrame          # one row per item (index = item id 0..n-1): raw_id, title, year, genres, text, ...
-    train: dict                  # user -> list of train item ids, oldest first
+    train: dict                  # user -> list of train item ids, oldest first (users with 3+ interactions)
     valid: dict                  # user -> validation item id (second to last interaction)
     test: dict                   # user -> test item id (last interaction)
     item_pop: np.ndarray         # train interactions per item
@@ -118,16 +118,13 @@ def item_text(row) -> str:
     return ". ".join(parts) + "."
 
 # %% ../nbs/01_data.ipynb 16
-def chrono_split(inter:pd.DataFrame, # columns user, item (ids), timestamp; file order breaks ties
-                ):
-    "Per-user chronological sequences split into (train lists, valid item, test item); users need 3+ interactions."
+def chrono_split(inter:pd.DataFrame, # columns user, item, timestamp; file order breaks ties
+                ) -> pd.DataFrame:
+    "Interactions sorted by user and time, each labelled `role`: train, valid (second to last), test (last), or drop (users with < 3)."
     inter = inter.assign(_order=np.arange(len(inter))).sort_values(["user", "timestamp", "_order"], kind="stable")
-    train, valid, test = {}, {}, {}
-    for u, seq in inter.groupby("user", sort=True).item:
-        seq = seq.tolist()
-        if len(seq) < 3: continue
-        train[u], valid[u], test[u] = seq[:-2], seq[-2], seq[-1]
-    return train, valid, test
+    from_end, n = inter.groupby("user").cumcount(ascending=False), inter.groupby("user").user.transform("size")
+    role = np.select([n < 3, from_end == 0, from_end == 1], ["drop", "test", "valid"], "train")
+    return inter.assign(role=role).drop(columns="_order")
 
 # %% ../nbs/01_data.ipynb 18
 def head_items(item_pop:np.ndarray, # train interactions per item
@@ -146,18 +143,20 @@ def load_dataset(name:str="ml-100k", # dataset name
                  max_items:int|None=None, # keep the most interacted items only (for small runs)
                  max_users:int|None=None, # then keep the most active users only
                 ) -> SRData:
-    "Load MovieLens as an `SRData`: renumbered items with text, chronological split, head/torso."
+    "Load MovieLens as an `SRData`: renumbered items with text and mean train rating, chronological split, head/torso."
     items, inter = read_movielens(name, data_dir)
     inter = inter[inter.item.isin(set(items.raw_id))]
     if max_items: inter = inter[inter.item.isin(set(inter.item.value_counts().index[:max_items]))]
     if max_users: inter = inter[inter.user.isin(set(inter.user.value_counts().index[:max_users]))]
     items = items[items.raw_id.isin(set(inter.item))].reset_index(drop=True)
     items["text"] = [item_text(r) for r in items.itertuples()]
-    inter = inter.assign(item=inter.item.map(pd.Series(items.index, index=items.raw_id)))
-    train, valid, test = chrono_split(inter)
-    pop = np.bincount(np.concatenate([np.asarray(s, dtype=np.int64) for s in train.values()]), minlength=len(items))
-    items["n_train"] = pop
-    return SRData(items=items, train=train, valid=valid, test=test, item_pop=pop, head=head_items(pop, head_frac), name=name)
+    inter = chrono_split(inter.assign(item=inter.item.map(pd.Series(items.index, index=items.raw_id))))
+    tr = inter[inter.role == "train"]
+    pop = np.bincount(tr.item, minlength=len(items))
+    items["n_train"], items["mean_rating"] = pop, tr.groupby("item").rating.mean().reindex(items.index).to_numpy()
+    by_role = lambda r: inter[inter.role == r].set_index("user").item.to_dict()
+    return SRData(items=items, train=tr.groupby("user", sort=True).item.apply(list).to_dict(), valid=by_role("valid"),
+                  test=by_role("test"), item_pop=pop, head=head_items(pop, head_frac), name=name)
 
 # %% ../nbs/01_data.ipynb 26
 GENRE_WORDS = {  # genre -> (noun phrases, adjectives/moods); the generator picks among them
@@ -183,8 +182,8 @@ def _era(year:int) -> list[str]:
     return [f"from the {d}s", f"from the '{str(d)[2:]}s", f"from the {part} {d}s", f"{part} {d}s"]
 
 def _reception(row) -> list[str]:
-    "Ways to say how a film was received (from its train ratings), empty when unremarkable."
-    m, n = row.mean_rating, row.n_ratings
+    "Ways to say how a film was received (from its mean train rating), empty when unremarkable."
+    m, n = row.mean_rating, row.n_train
     if n >= 5 and m >= 4.0: return ["acclaimed", "highly rated", "critically loved"]
     if n >= 5 and m <= 2.5: return ["poorly rated", "panned", "badly reviewed"]
     return []
@@ -229,7 +228,7 @@ def generate_queries(data:SRData, # the dataset (train ratings give each item's 
     "Template queries for every item: paraphrase pairs split between train and test; columns item, query, split, facets."
     rng = np.random.default_rng(seed)
     rows, n_pairs = [], max(n_train, n_test)
-    for r in _with_ratings(data).itertuples():
+    for r in data.items.itertuples():
         seen = set()
         for p in range(n_pairs):
             for _ in range(20):  # prefer facet sets not used yet for this item
@@ -245,25 +244,7 @@ def generate_queries(data:SRData, # the dataset (train ratings give each item's 
             if p < n_test: rows.append((r.Index, second, "test", f))
     return pd.DataFrame(rows, columns=["item", "query", "split", "facets"])
 
-# %% ../nbs/01_data.ipynb 31
-def _with_ratings(data:SRData) -> pd.DataFrame:
-    "Items with mean rating and rating count over the train interactions (ratings are not in `SRData`)."
-    items = data.items.copy()
-    items["n_ratings"], items["mean_rating"] = items.n_train, np.nan
-    if "train_ratings" in data.items: items["mean_rating"] = data.items.train_ratings
-    return items
-
 # %% ../nbs/01_data.ipynb 33
-def add_train_ratings(data:SRData, inter_raw:pd.DataFrame) -> SRData:
-    "Store each item's mean rating over train interactions in `data.items.train_ratings`."
-    raw2item = pd.Series(data.items.index, index=data.items.raw_id)
-    heldout = {(u, i) for d in (data.valid, data.test) for u, i in d.items()}
-    r = inter_raw.assign(item=inter_raw.item.map(raw2item)).dropna(subset=["item"]).astype({"item": int})
-    r = r[np.array([(u, i) not in heldout for u, i in zip(r.user, r.item)]) & r.user.isin(set(data.train)).to_numpy()]
-    data.items["train_ratings"] = r.groupby("item").rating.mean().reindex(data.items.index)
-    return data
-
-# %% ../nbs/01_data.ipynb 36
 def _item_attrs(items:pd.DataFrame) -> dict:
     "Per-item attribute arrays used to count the items matching a query."
     y = items.year.astype("float").to_numpy()
@@ -286,18 +267,18 @@ def _matches(a:dict, i:int, f:dict) -> np.ndarray:
     if f.get("foreign"): m &= a["foreign"]
     return m
 
-# %% ../nbs/01_data.ipynb 37
+# %% ../nbs/01_data.ipynb 34
 def query_ambiguity(data:SRData, queries:pd.DataFrame, k:int=30) -> dict:
     "Per test query, how many items share its attributes; summary and the oracle Recall@k ceiling."
     test = queries[queries.split == "test"]
     if test.facets.isna().any(): return {"queries": len(test), "note": "queries without facets (a user's file): ambiguity unknown"}
-    a = _item_attrs(_with_ratings(data))
+    a = _item_attrs(data.items)
     n = np.array([_matches(a, i, f).sum() for i, f in zip(test.item, test.facets)])
     return {"queries": len(n), "median_matching_items": float(np.median(n)), "mean_matching_items": float(n.mean()),
             "share_unique": float((n == 1).mean()), f"share_within_{k}": float((n <= k).mean()),
             f"oracle_recall@{k}": float(np.minimum(1, k / n).mean())}
 
-# %% ../nbs/01_data.ipynb 40
+# %% ../nbs/01_data.ipynb 37
 def load_queries(path, # CSV or Parquet file with columns item_id, query, split
                  data:SRData) -> pd.DataFrame:
     "Read a user's query file and map it to item ids; malformed files raise a `SemidError` saying what to fix."
@@ -318,7 +299,7 @@ def load_queries(path, # CSV or Parquet file with columns item_id, query, split
     return pd.DataFrame({"item": q.item_id.map(raw2item).to_numpy(), "query": q["query"].astype(str).to_numpy(),
                          "split": q.split.to_numpy(), "facets": None})
 
-# %% ../nbs/01_data.ipynb 43
+# %% ../nbs/01_data.ipynb 40
 def rec_examples(data:SRData, # the dataset
                  split:str="train", # "train", "valid" or "test"
                  max_history:int=20, # most recent items kept in a history

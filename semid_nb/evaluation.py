@@ -4,10 +4,11 @@
 
 # %% ../nbs/05_evaluation.ipynb 2
 from __future__ import annotations
-import math, re, time
+import math, time
 import numpy as np, pandas as pd, torch
 from tqdm.auto import tqdm
-from .joint_model import encode_examples, pad_batch, search_prompt, rec_prompt
+from .joint_model import encode_examples, pad_batch, search_prompt, rec_prompt, item_token_ids
+from .semantic_ids import id_strings
 
 # %% auto 0
 __all__ = ['IDTrie', 'diverse_beam_search', 'exhaustive_scores', 'rank_items', 'target_ranks', 'metrics_from_ranks',
@@ -238,12 +239,11 @@ def evaluate(model, tok, # trained model and tokenizer
              data, # `SRData`
              queries:pd.DataFrame, # test queries (columns item, query)
              rec_test:pd.DataFrame, # test users (columns user, history, target)
-             item_ids:list[str], # each item's ID string (its tokens)
+             ids:np.ndarray, # the items' Semantic IDs (codes, collision level last)
              cfg:dict, # preset settings (decoding)
              progress:bool=True) -> dict:
     "Metrics for search and recommendation (all/head/torso) with per-prompt ranks and decoding speed."
-    tokens = [tok.convert_tokens_to_ids(re.findall(r"<l\d+_\d+>", s)) for s in item_ids]
-    trie = IDTrie(np.array(tokens))
+    trie, item_ids = IDTrie(item_token_ids(tok, ids)), id_strings(ids)
     kw = dict(num_beams=cfg["num_beams"], num_groups=cfg["num_groups"], diversity_penalty=cfg["diversity_penalty"],
               constrained=cfg["constrained"], batch_size=cfg["eval_batch_size"], max_source_len=cfg["max_source_len"], progress=progress)
     s_ranked, s_qps = rank_items(model, tok, [search_prompt(q) for q in queries["query"]], trie, desc="search", **kw)

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np, pandas as pd
 from .core import (SemidError, check_choice, get_config, write_json, package_versions, git_commit, stable_hash,
                            project_root, set_seed, get_device)
-from .data import DATASETS, load_dataset, add_train_ratings, read_movielens, generate_queries, load_queries, query_ambiguity, rec_examples
+from .data import DATASETS, load_dataset, generate_queries, load_queries, query_ambiguity, rec_examples
 from .embeddings import EMBEDDINGS, item_embeddings
 from .semantic_ids import QUANTIZERS, semantic_ids, id_stats, id_token_vocab, id_strings
-from .joint_model import check_model_source, build_model, encode_examples, train_model, save_checkpoint, search_prompt, rec_prompt
+from .joint_model import check_model_source, build_model, item_token_ids, encode_examples, train_model, save_checkpoint, search_prompt, rec_prompt
 from .evaluation import evaluate, baselines, metrics_from_ranks
 
 # %% auto 0

@@ -9,10 +9,11 @@ from pathlib import Path
 import numpy as np, torch
 from tqdm.auto import tqdm
 from .core import SemidError, get_device, set_seed
+from .semantic_ids import id_tokens
 
 # %% auto 0
-__all__ = ['check_model_source', 'train_tokenizer', 'search_prompt', 'rec_prompt', 'build_model', 'encode_examples', 'pad_batch',
-           'train_model', 'save_checkpoint']
+__all__ = ['check_model_source', 'train_tokenizer', 'search_prompt', 'rec_prompt', 'build_model', 'item_token_ids',
+           'encode_examples', 'pad_batch', 'train_model', 'save_checkpoint']
 
 # %% ../nbs/04_joint_model.ipynb 5
 def check_model_source(model:str) -> str:
@@ -78,7 +79,12 @@ def build_model(model:str="t5-scratch", # "t5-scratch", a local folder, or a cac
         m.resize_token_embeddings(len(tok))
     return m, tok
 
-# %% ../nbs/04_joint_model.ipynb 19
+# %% ../nbs/04_joint_model.ipynb 18
+def item_token_ids(tok, ids:np.ndarray) -> np.ndarray:
+    "Token ids `[n_items, L]` of every item's Semantic ID in `tok`'s vocabulary (the targets, and the decoding trie)."
+    return np.array([tok.convert_tokens_to_ids(t) for t in id_tokens(ids)])
+
+# %% ../nbs/04_joint_model.ipynb 21
 def encode_examples(tok, # the tokenizer (with ID tokens)
                     sources:list[str], # prompts
                     target_ids:np.ndarray|None, # [n, L] token ids of each example's target item, or None
@@ -91,7 +97,7 @@ def encode_examples(tok, # the tokenizer (with ID tokens)
     if target_ids is not None: out["target"] = [list(t) + [tok.eos_token_id] for t in np.asarray(target_ids).tolist()]
     return out
 
-# %% ../nbs/04_joint_model.ipynb 20
+# %% ../nbs/04_joint_model.ipynb 22
 def pad_batch(seqs:list[list[int]], pad:int, device=None) -> tuple:
     "Right-pad `seqs` to the longest: `(ids, attention_mask)` tensors."
     n = max(map(len, seqs))
@@ -99,7 +105,7 @@ def pad_batch(seqs:list[list[int]], pad:int, device=None) -> tuple:
     for i, s in enumerate(seqs): ids[i, :len(s)] = torch.tensor(s)
     return ids.to(device), (ids != pad).long().to(device)
 
-# %% ../nbs/04_joint_model.ipynb 23
+# %% ../nbs/04_joint_model.ipynb 25
 def train_model(model, tok, # the model and its tokenizer
                 examples:dict, # from `encode_examples`: source and target id lists
                 epochs:int=3, lr:float=2e-3, batch_size:int=128, weight_decay:float=0.01, warmup_ratio:float=0.05,
@@ -129,7 +135,7 @@ def train_model(model, tok, # the model and its tokenizer
     secs = time.time() - t0
     return {"losses": losses, "seconds": secs, "examples_per_s": n * epochs / secs, "examples": n}
 
-# %% ../nbs/04_joint_model.ipynb 26
+# %% ../nbs/04_joint_model.ipynb 28
 def save_checkpoint(model, tok, path) -> Path:
     "Save model and tokenizer with `save_pretrained` (loadable with `build_model(path)`)."
     path = Path(path); path.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,7 @@ from .core import SemidError, check_choice, cached_npz, stable_hash
 
 # %% auto 0
 __all__ = ['QUANTIZERS', 'l2_normalise', 'rq_kmeans', 'add_collision_level', 'id_stats', 'semantic_ids', 'id_token_vocab',
-           'id_strings']
+           'id_tokens', 'id_strings']
 
 # %% ../nbs/03_semantic_ids.ipynb 4
 QUANTIZERS = {"rq_kmeans"}  # quantizers implemented so far
@@ -86,6 +86,10 @@ def id_token_vocab(ids:np.ndarray, codebook_size:int) -> list[str]:
     L = ids.shape[1] - 1
     return [f"<l{l}_{c}>" for l in range(L) for c in range(codebook_size)] + [f"<l{L}_{c}>" for c in range(int(ids[:, -1].max()) + 1)]
 
+def id_tokens(ids:np.ndarray) -> list[list[str]]:
+    "Each item's ID as its list of tokens, e.g. `['<l0_12>', '<l1_7>', '<l2_0>']`."
+    return [[f"<l{l}_{c}>" for l, c in enumerate(row)] for row in ids.tolist()]
+
 def id_strings(ids:np.ndarray) -> list[str]:
-    "Each item's ID as a string of tokens, e.g. `<l0_12><l1_7><l2_0>`."
-    return ["".join(f"<l{l}_{c}>" for l, c in enumerate(row)) for row in ids.tolist()]
+    "Each item's ID as one string of tokens, e.g. `<l0_12><l1_7><l2_0>` (how IDs appear in prompts)."
+    return ["".join(t) for t in id_tokens(ids)]

@@ -1,6 +1,6 @@
 """Data stage on the other raw layout (GroupLens u.data/u.item) and split invariants on ml-100k."""
 import numpy as np, pandas as pd
-from semid_nb.data import load_dataset, rec_examples, generate_queries, add_train_ratings, read_movielens, query_ambiguity
+from semid_nb.data import load_dataset, rec_examples, generate_queries, read_movielens, query_ambiguity
 
 
 def test_grouplens_layout(tmp_path):
@@ -32,15 +32,16 @@ def test_ml100k_split_is_chronological():
     assert ex.history[0] == (d.train[u] + [d.valid[u]])[-5:]
 
 
-def test_queries_never_leak_test_ratings():
-    # an item's reception comes from train ratings only: changing a held-out rating cannot change the queries
-    d = load_dataset(max_items=100, max_users=80)
+def test_mean_rating_uses_train_interactions_only():
+    # reception in the queries comes from mean_rating: it must ignore each user's held-out last two interactions
+    d = load_dataset(max_items=200, max_users=100)
     _, inter = read_movielens()
-    a = generate_queries(add_train_ratings(d, inter), 3, 3, seed=1)
-    u, i = next(iter(d.test.items()))
-    raw_u, raw_i = u, d.items.raw_id[i]
-    inter2 = inter.copy(); inter2.loc[(inter2.user == raw_u) & (inter2.item == raw_i), "rating"] = 1
-    b = generate_queries(add_train_ratings(d, inter2), 3, 3, seed=1)
-    assert a["query"].tolist() == b["query"].tolist()
-    amb = query_ambiguity(d, a)
+    raw2item = pd.Series(d.items.index, index=d.items.raw_id)
+    inter = inter[inter.user.isin(set(d.test)) & inter.item.isin(set(d.items.raw_id))].assign(item=lambda x: x.item.map(raw2item))
+    kept = []
+    for u, g in inter.assign(o=range(len(inter))).sort_values(["timestamp", "o"], kind="stable").groupby("user"):
+        kept.append(g.iloc[:-2])
+    expected = pd.concat(kept).groupby("item").rating.mean().reindex(d.items.index)
+    assert np.allclose(d.items.mean_rating, expected, equal_nan=True)
+    amb = query_ambiguity(d, generate_queries(d, 3, 3, seed=1))
     assert 0 < amb["oracle_recall@30"] <= 1
