@@ -6,7 +6,7 @@
 from __future__ import annotations
 import math, time
 import numpy as np, pandas as pd, torch
-from tqdm.auto import tqdm
+from tqdm import tqdm
 from .joint_model import encode_examples, pad_batch, search_prompt, rec_prompt, item_token_ids
 from .semantic_ids import id_strings
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math, time
 from pathlib import Path
 import numpy as np, torch
-from tqdm.auto import tqdm
+from tqdm import tqdm
 from .core import SemidError, get_device, set_seed
 from .semantic_ids import id_tokens
 
