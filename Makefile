@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
-# extra papermill parameters for `make run`, e.g. ARGS="-p seed 1"
+# extra semid-run options for `make run`, e.g. ARGS="--seed 1 --set epochs=3" (see .venv/bin/semid-run --help)
 ARGS ?=
 
 .PHONY: run test install export execute-nbs readme check-sync
