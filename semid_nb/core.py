@@ -41,6 +41,7 @@ PAPER = dict(
     # embeddings
     embedding_model="all-mpnet-base-v2", # sentence-transformers name or local path
     embed_batch_size=64,
+    search_epochs=5, search_batch_size=512, search_lr=2e-5, # fine-tuning of the search bi-encoder (MNRL, Adam)
     # semantic IDs
     n_levels=2,              # codebooks (levels) of the residual quantizer
     codebook_size=256,       # codes per level
@@ -62,12 +63,13 @@ PRESETS = dict(
     paper=PAPER,
     default={**PAPER, "embedding_model": "all-MiniLM-L6-v2", "max_history": 10, "rec_targets_per_user": 20,
              "d_model": 128, "d_ff": 512, "num_layers": 2, "num_heads": 4, "tokenizer_vocab": 4000,
-             "max_source_len": 48, "epochs": 10},
+             "max_source_len": 48, "epochs": 10,
+             "search_epochs": 1, "search_batch_size": 64},
     smoke={**PAPER, "embedding_model": "all-MiniLM-L6-v2", "max_history": 5, "rec_targets_per_user": 3,
            "max_items": 120, "max_users": 60, "codebook_size": 8, "n_train_queries": 4, "n_test_queries": 2,
            "d_model": 32, "d_ff": 64, "num_layers": 1, "num_heads": 2, "tokenizer_vocab": 400,
            "max_source_len": 24, "epochs": 1, "batch_size": 32, "num_beams": 8, "num_groups": 4,
-           "max_eval_queries": 40, "max_eval_users": 30},
+           "max_eval_queries": 40, "max_eval_users": 30, "search_epochs": 1, "search_batch_size": 16},
 )
 
 # %% ../nbs/00_core.ipynb 11

@@ -4,15 +4,19 @@
 
 # %% ../nbs/02_embeddings.ipynb 2
 from __future__ import annotations
-import os
-import numpy as np
-from .core import SemidError, check_choice, resolve_sentence_model, cached_npz, stable_hash, get_device
+import os, time
+from pathlib import Path
+import pandas as pd
+import numpy as np, torch
+from tqdm import tqdm
+from .core import SemidError, check_choice, resolve_sentence_model, cached_npz, stable_hash, get_device, set_seed, outputs_dir
 
 # %% auto 0
-__all__ = ['EMBEDDINGS', 'load_sentence_model', 'encode_texts', 'item_embeddings', 'neighbours', 'dense_search_ranks']
+__all__ = ['EMBEDDINGS', 'load_sentence_model', 'encode_texts', 'unique_item_batches', 'finetune_bi_encoder', 'item_embeddings',
+           'search_model', 'neighbours', 'dense_search_ranks']
 
 # %% ../nbs/02_embeddings.ipynb 4
-EMBEDDINGS = {"content"}  # embedding spaces implemented so far
+EMBEDDINGS = {"content", "search"}  # embedding spaces implemented so far
 
 # %% ../nbs/02_embeddings.ipynb 5
 def load_sentence_model(name:str="all-MiniLM-L6-v2", # sentence-transformers name or local folder
@@ -33,28 +37,80 @@ def encode_texts(model, # a SentenceTransformer
     "Embeddings of `texts` as a float32 array (not normalised)."
     return np.asarray(model.encode(list(texts), batch_size=batch_size, show_progress_bar=progress, convert_to_numpy=True), dtype=np.float32)
 
-# %% ../nbs/02_embeddings.ipynb 8
-def item_embeddings(data, # an `SRData`
-                    method:str="content", # embedding space, one of `EMBEDDINGS`
-                    model_name:str="all-MiniLM-L6-v2", # sentence-transformers model for content embeddings
-                    batch_size:int=64, # texts per forward pass
-                    cache_dir=None, # default `outputs/cache`
-                   ) -> np.ndarray:
-    "Item embeddings `[n_items, dim]` (row = item id), cached under a hash of method, model and item texts."
-    check_choice("embedding", method, EMBEDDINGS)
-    texts = data.items.text.tolist()
-    key = f"embeddings/{method}-{model_name.replace('/', '_')}-{stable_hash(method, model_name, texts)}"
-    compute = lambda: {"emb": encode_texts(load_sentence_model(model_name), texts, batch_size, progress=True)}
-    return cached_npz(key, compute, cache_dir)["emb"]
+# %% ../nbs/02_embeddings.ipynb 9
+def unique_item_batches(items:np.ndarray, # the item of each training pair
+                        batch_size:int, seed:int=0) -> list[np.ndarray]:
+    "Shuffled batches of pair indices in which no item appears twice."
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(items))
+    rank = pd.Series(items[order]).groupby(items[order]).cumcount().to_numpy()  # k-th pair of its item
+    batches = []
+    for k in np.unique(rank):
+        idx = order[rank == k]
+        batches += [idx[i:i + batch_size] for i in range(0, len(idx), batch_size)]
+    return [batches[i] for i in rng.permutation(len(batches))]
 
 # %% ../nbs/02_embeddings.ipynb 11
+def finetune_bi_encoder(model, # a SentenceTransformer, trained in place
+                        queries:list[str], docs:list[str], # the pairs: query i is relevant to doc i
+                        doc_ids:np.ndarray, # an id per doc (pairs with the same id never share a batch)
+                        epochs:int=1, batch_size:int=64, lr:float=2e-5, seed:int=0, progress:bool=True) -> dict:
+    "Fine-tune `model` with MultipleNegativesRankingLoss (in-batch negatives, Adam); returns losses and pairs/s."
+    from sentence_transformers.losses import MultipleNegativesRankingLoss
+    set_seed(seed)
+    loss_fn, dev = MultipleNegativesRankingLoss(model), model.device
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    feats = lambda texts: {k: v.to(dev) if torch.is_tensor(v) else v for k, v in model.tokenize(texts).items()}
+    model.train(); losses, t0 = [], time.time()
+    batches = [b for ep in range(epochs) for b in unique_item_batches(np.asarray(doc_ids), batch_size, seed + ep)]
+    for b in tqdm(batches, desc="fine-tuning", disable=not progress, mininterval=10):
+        loss = loss_fn([feats([queries[i] for i in b]), feats([docs[i] for i in b])], None)
+        loss.backward(); opt.step(); opt.zero_grad(set_to_none=True); losses.append(loss.item())
+    model.eval()
+    return {"losses": losses, "pairs_per_s": len(queries) * epochs / (time.time() - t0)}
+
+# %% ../nbs/02_embeddings.ipynb 12
+def item_embeddings(data, # an `SRData`
+                    method:str="content", # embedding space, one of `EMBEDDINGS`
+                    model_name:str="all-MiniLM-L6-v2", # sentence-transformers model (the starting point for `search`)
+                    batch_size:int=64, # texts per forward pass
+                    queries=None, # `search`: the query table (its train split is the fine-tuning data)
+                    search_epochs:int=1, search_batch_size:int=64, search_lr:float=2e-5, seed:int=0, # `search` fine-tuning
+                    cache_dir=None, # default `outputs/cache`
+                   ) -> np.ndarray:
+    "Item embeddings `[n_items, dim]` (row = item id), cached under a hash of everything that determines them."
+    check_choice("embedding", method, EMBEDDINGS)
+    texts = data.items.text.tolist()
+    if method == "content":
+        key = f"embeddings/content-{model_name.replace('/', '_')}-{stable_hash(method, model_name, texts)}"
+        return cached_npz(key, lambda: {"emb": encode_texts(load_sentence_model(model_name), texts, batch_size, progress=True)}, cache_dir)["emb"]
+    if queries is None: raise SemidError("The search embedding is fine-tuned on queries: pass queries= (the query table).")
+    train = queries[queries.split == "train"]
+    h = stable_hash(method, model_name, texts, train["query"].tolist(), train.item.tolist(), search_epochs, search_batch_size, search_lr, seed)
+    return cached_npz(f"embeddings/search-{model_name.replace('/', '_')}-{h}",
+                      lambda: {"emb": encode_texts(search_model(data, train, model_name, search_epochs, search_batch_size, search_lr, seed, cache_dir), texts, batch_size)},
+                      cache_dir)["emb"]
+
+# %% ../nbs/02_embeddings.ipynb 13
+def search_model(data, train_queries, model_name:str, epochs:int, batch_size:int, lr:float, seed:int, cache_dir=None):
+    "The search-tuned bi-encoder for these train queries: loaded from the cache, or fine-tuned and saved there."
+    h = stable_hash(model_name, data.items.text.tolist(), train_queries["query"].tolist(), train_queries.item.tolist(), epochs, batch_size, lr, seed)
+    path = (outputs_dir()/"cache" if cache_dir is None else Path(cache_dir))/"models"/f"search-{h}"
+    if path.exists(): return load_sentence_model(str(path))
+    model = load_sentence_model(model_name)
+    finetune_bi_encoder(model, train_queries["query"].tolist(), data.items.text[train_queries.item].tolist(),
+                        train_queries.item.to_numpy(), epochs, batch_size, lr, seed)
+    tmp = path.with_name(path.name + ".partial"); model.save(str(tmp)); os.replace(tmp, path)
+    return model
+
+# %% ../nbs/02_embeddings.ipynb 16
 def neighbours(emb:np.ndarray, i:int, k:int=5) -> np.ndarray:
     "The `k` items most cosine-similar to item `i` (itself excluded)."
     x = emb / np.linalg.norm(emb, axis=1, keepdims=True)
     s = x @ x[i]; s[i] = -np.inf
     return np.argsort(-s)[:k]
 
-# %% ../nbs/02_embeddings.ipynb 14
+# %% ../nbs/02_embeddings.ipynb 19
 def dense_search_ranks(model, # the SentenceTransformer that made `emb`
                        emb:np.ndarray, # item embeddings
                        queries:list[str], # query texts

@@ -10,10 +10,10 @@ import numpy as np, pandas as pd
 from .core import (SemidError, check_choice, get_config, write_json, package_versions, git_commit, stable_hash,
                            project_root, set_seed, get_device)
 from .data import DATASETS, load_dataset, generate_queries, load_queries, query_ambiguity, rec_examples
-from .embeddings import EMBEDDINGS, item_embeddings
+from .embeddings import EMBEDDINGS, item_embeddings, search_model, load_sentence_model, dense_search_ranks
 from .semantic_ids import QUANTIZERS, semantic_ids, id_stats, id_token_vocab, id_strings
 from .joint_model import check_model_source, build_model, item_token_ids, encode_examples, train_model, save_checkpoint, search_prompt, rec_prompt
-from .evaluation import evaluate, baselines, metrics_from_ranks
+from .evaluation import evaluate, baselines, target_ranks, metrics_from_ranks
 
 # %% auto 0
 __all__ = ['PARAM_NAMES', 'DEFAULTS', 'NOTEBOOK', 'validate_params', 'run_name', 'is_finished', 'run_experiment', 'summary_table',
@@ -90,14 +90,15 @@ def run_experiment(force:bool=False, # rerun even when finished
 
 # %% ../nbs/06_experiment.ipynb 28
 def summary_table(run_dir) -> pd.DataFrame:
-    "Recall@30, Recall@10 and NDCG@10 of a finished run beside its random and popularity baselines."
+    "Recall@30, Recall@10 and NDCG@10 of a finished run beside its baselines (dense retrieval for search, popularity, random)."
     run_dir = Path(run_dir)
     m, rep = json.loads((run_dir/"metrics.json").read_text()), json.loads((run_dir/"report.json").read_text())
     rows = {("semantic IDs", task): m[task] for task in m}
-    for b in ("popularity", "random"): rows.update({(b, task): rep["baselines"][b][task] for task in m})
+    names = {"dense_bi_encoder": "dense bi-encoder", "popularity": "popularity", "random": "random"}
+    for b, name in names.items(): rows.update({(name, task): rep["baselines"][b][task] for task in m if task in rep["baselines"].get(b, {})})
     df = pd.DataFrame(rows).T.drop(columns="n", errors="ignore")
     df.index.names = ["method", "task"]
-    return df.unstack("task").swaplevel(axis=1).sort_index(axis=1, level=0)[[t for t in m]].reindex(["semantic IDs", "popularity", "random"])
+    return df.unstack("task").swaplevel(axis=1).sort_index(axis=1, level=0)[[t for t in m]].reindex(["semantic IDs", *[n for n in names.values() if n in {r for r, _ in rows}]])
 
 # %% ../nbs/06_experiment.ipynb 29
 def main(argv=None):
