@@ -269,14 +269,14 @@ def _matches(a:dict, i:int, f:dict) -> np.ndarray:
 
 # %% ../nbs/01_data.ipynb 34
 def query_ambiguity(data:SRData, queries:pd.DataFrame, k:int=30) -> dict:
-    "Per test query, how many items share its attributes; summary and the oracle Recall@k ceiling."
+    "Per test query, how many items share its attributes; summary and the Recall@k of random choice among them."
     test = queries[queries.split == "test"]
     if test.facets.isna().any(): return {"queries": len(test), "note": "queries without facets (a user's file): ambiguity unknown"}
     a = _item_attrs(data.items)
     n = np.array([_matches(a, i, f).sum() for i, f in zip(test.item, test.facets)])
     return {"queries": len(n), "median_matching_items": float(np.median(n)), "mean_matching_items": float(n.mean()),
             "share_unique": float((n == 1).mean()), f"share_within_{k}": float((n <= k).mean()),
-            f"oracle_recall@{k}": float(np.minimum(1, k / n).mean())}
+            f"attribute_match_recall@{k}": float(np.minimum(1, k / n).mean())}
 
 # %% ../nbs/01_data.ipynb 37
 def load_queries(path, # CSV or Parquet file with columns item_id, query, split

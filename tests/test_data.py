@@ -44,4 +44,4 @@ def test_mean_rating_uses_train_interactions_only():
     expected = pd.concat(kept).groupby("item").rating.mean().reindex(d.items.index)
     assert np.allclose(d.items.mean_rating, expected, equal_nan=True)
     amb = query_ambiguity(d, generate_queries(d, 3, 3, seed=1))
-    assert 0 < amb["oracle_recall@30"] <= 1
+    assert 0 < amb["attribute_match_recall@30"] <= 1
