@@ -86,15 +86,20 @@ def item_embeddings(data, # an `SRData`
         return cached_npz(key, lambda: {"emb": encode_texts(load_sentence_model(model_name), texts, batch_size, progress=True)}, cache_dir)["emb"]
     if queries is None: raise SemidError("The search embedding is fine-tuned on queries: pass queries= (the query table).")
     train = queries[queries.split == "train"]
-    h = stable_hash(method, model_name, texts, train["query"].tolist(), train.item.tolist(), search_epochs, search_batch_size, search_lr, seed)
+    h = _search_key(data, train, model_name, search_epochs, search_batch_size, search_lr, seed)
     return cached_npz(f"embeddings/search-{model_name.replace('/', '_')}-{h}",
                       lambda: {"emb": encode_texts(search_model(data, train, model_name, search_epochs, search_batch_size, search_lr, seed, cache_dir), texts, batch_size)},
                       cache_dir)["emb"]
 
 # %% ../nbs/02_embeddings.ipynb 13
+def _search_key(data, train_queries, model_name:str, epochs:int, batch_size:int, lr:float, seed:int) -> str:
+    "Hash of everything that determines the search-tuned model (and so its embeddings)."
+    return stable_hash("search", model_name, data.items.text.tolist(), train_queries["query"].tolist(), train_queries.item.tolist(),
+                       epochs, batch_size, lr, seed)
+
 def search_model(data, train_queries, model_name:str, epochs:int, batch_size:int, lr:float, seed:int, cache_dir=None):
     "The search-tuned bi-encoder for these train queries: loaded from the cache, or fine-tuned and saved there."
-    h = stable_hash(model_name, data.items.text.tolist(), train_queries["query"].tolist(), train_queries.item.tolist(), epochs, batch_size, lr, seed)
+    h = _search_key(data, train_queries, model_name, epochs, batch_size, lr, seed)
     path = (outputs_dir()/"cache" if cache_dir is None else Path(cache_dir))/"models"/f"search-{h}"
     if path.exists(): return load_sentence_model(str(path))
     model = load_sentence_model(model_name)
