@@ -5,13 +5,13 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
-# extra semid-run options for `make run`, e.g. ARGS="--seed 1 --set epochs=3" (see .venv/bin/semid-run --help)
+# extra semid-grid options for `make run`, e.g. ARGS="--seeds 0 1 --workers 2" (see .venv/bin/semid-grid --help)
 ARGS ?=
 
 .PHONY: run test install export execute-nbs readme check-sync
 
-run: $(STAMP)  ## run the default experiment (ml-100k, content embeddings, RQ-KMeans, small T5) and print its results
-	$(VENV)/bin/semid-run $(ARGS)
+run: $(STAMP)  ## run the default grid (11 constructions/quantizers on ml-100k, small T5) and write outputs/report
+	$(VENV)/bin/semid-grid $(ARGS)
 
 test: $(STAMP)  ## nbdev_test over the notebooks, then pytest
 	$(VENV)/bin/nbdev_test --n_workers 2 --timing
@@ -40,5 +40,5 @@ check-sync: $(STAMP)  ## fails if semid_nb/ or README.md differ from what the no
 	$(VENV)/bin/nbdev_export && $(PY) tools/make_readme.py && git diff --exit-code -- semid_nb README.md
 
 execute-nbs: $(STAMP)  ## run notebooks 00-05 in place so readers see their outputs (06 is run by `make run`), then clean them
-	for nb in nbs/0[0-5]_*.ipynb; do $(VENV)/bin/papermill -k semid_nb --cwd nbs --no-progress-bar "$$nb" "$$nb" || exit 1; done
+	for nb in nbs/0[0-5]*.ipynb; do $(VENV)/bin/papermill -k semid_nb --cwd nbs --no-progress-bar "$$nb" "$$nb" || exit 1; done
 	$(VENV)/bin/nbdev_clean

@@ -38,20 +38,29 @@ PAPER = dict(
     head_frac=0.01,          # head = this fraction of the most popular items by train interactions
     max_items=None,          # keep only the most interacted items (None = all)
     max_users=None,          # keep only the most active users (None = all)
+    shared_seed=0,           # seed of queries, embeddings, IDs and evaluation samples, shared by a grid's seeds (None: the run's seed)
     # embeddings
     embedding_model="all-mpnet-base-v2", # sentence-transformers name or local path
     embed_batch_size=64,
     search_epochs=5, search_batch_size=512, search_lr=2e-5, # fine-tuning of the search bi-encoder (MNRL, Adam)
+    rec_epochs=30, rec_batch_size=512, rec_dim=256, # ENMF through RecBole (Adam)
+    rec_lrs=[0.001],         # ENMF learning rates; with several, the best on validation Recall@30 is used
+    multitask_window=1,      # multi-task item pairs: items at most this many positions apart in a train history
+    multitask_item_pairs=None, # item pairs per epoch of multi-task training (None: as many as query pairs)
     # semantic IDs
     n_levels=2,              # codebooks (levels) of the residual quantizer
     codebook_size=256,       # codes per level
+    quantizer_epochs=200, quantizer_lr=1e-3, quantizer_batch_size=256, # learned quantizers (residual_lfq, rq_vae, prefix_share)
+    latent_dim=64,           # latent size of the RQ-VAE and Prefix-share auto-encoders
     # generative model
     d_model=768, d_ff=2048, num_layers=12, num_heads=12, # t5-scratch shape (flan-t5-base when pretrained)
     tokenizer_vocab=8000,    # vocabulary of the tokenizer trained for t5-scratch
     max_source_len=128,      # prompt tokens
     # training
     epochs=3, lr=2e-3, batch_size=128, weight_decay=0.01, warmup_ratio=0.05,
+    group_by_length=True,    # batches of similar prompt length (same examples per epoch, less padding)
     # evaluation
+    decoder="diverse_beam",  # "diverse_beam" (the paper's) or "exact" (scores every valid ID; see 05_evaluation)
     num_beams=60, num_groups=30, diversity_penalty=0.25, constrained=True,
     eval_batch_size=64,      # queries decoded together
     max_eval_queries=None,   # sample of test queries for search evaluation (None = all)
@@ -63,13 +72,14 @@ PRESETS = dict(
     paper=PAPER,
     default={**PAPER, "embedding_model": "all-MiniLM-L6-v2", "max_history": 10, "rec_targets_per_user": 20,
              "d_model": 128, "d_ff": 512, "num_layers": 2, "num_heads": 4, "tokenizer_vocab": 4000,
-             "max_source_len": 48, "epochs": 10,
-             "search_epochs": 1, "search_batch_size": 64},
+             "max_source_len": 48, "epochs": 8, "max_eval_queries": 5000,
+             "search_epochs": 1, "search_batch_size": 64, "rec_lrs": [0.001, 0.01, 0.05]},
     smoke={**PAPER, "embedding_model": "all-MiniLM-L6-v2", "max_history": 5, "rec_targets_per_user": 3,
            "max_items": 120, "max_users": 60, "codebook_size": 8, "n_train_queries": 4, "n_test_queries": 2,
            "d_model": 32, "d_ff": 64, "num_layers": 1, "num_heads": 2, "tokenizer_vocab": 400,
            "max_source_len": 24, "epochs": 1, "batch_size": 32, "num_beams": 8, "num_groups": 4,
-           "max_eval_queries": 40, "max_eval_users": 30, "search_epochs": 1, "search_batch_size": 16},
+           "max_eval_queries": 40, "max_eval_users": 30, "search_epochs": 1, "search_batch_size": 16,
+           "multitask_item_pairs": 200, "rec_epochs": 2, "rec_dim": 16, "rec_lrs": [0.01], "quantizer_epochs": 5, "latent_dim": 8},
 )
 
 # %% ../nbs/00_core.ipynb 11

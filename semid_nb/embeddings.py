@@ -7,16 +7,18 @@ from __future__ import annotations
 import os, time
 from pathlib import Path
 import pandas as pd
+import contextlib, logging, tempfile, warnings
 import numpy as np, torch
 from tqdm import tqdm
-from .core import SemidError, check_choice, resolve_sentence_model, cached_npz, stable_hash, get_device, set_seed, outputs_dir
+from .core import SemidError, check_choice, resolve_sentence_model, cached_npz, stable_hash, get_device, set_seed, outputs_dir, get_config
 
 # %% auto 0
-__all__ = ['EMBEDDINGS', 'load_sentence_model', 'encode_texts', 'unique_item_batches', 'finetune_bi_encoder', 'item_embeddings',
-           'search_model', 'neighbours', 'dense_search_ranks']
+__all__ = ['EMBEDDINGS', 'TUNED', 'load_sentence_model', 'encode_texts', 'unique_item_batches', 'finetune_bi_encoder',
+           'bi_encoder', 'item_embeddings', 'neighbours', 'dense_search_ranks', 'enmf', 'enmf_rec_ranks',
+           'cooccurrence_pairs', 'fuse', 'dense_next_item_ranks']
 
 # %% ../nbs/02_embeddings.ipynb 4
-EMBEDDINGS = {"content", "search"}  # embedding spaces implemented so far
+EMBEDDINGS = {"content", "search", "rec", "multitask", "fused_concat", "fused_svd"}  # embedding spaces
 
 # %% ../nbs/02_embeddings.ipynb 5
 def load_sentence_model(name:str="all-MiniLM-L6-v2", # sentence-transformers name or local folder
@@ -54,59 +56,86 @@ def unique_item_batches(items:np.ndarray, # the item of each training pair
 def finetune_bi_encoder(model, # a SentenceTransformer, trained in place
                         queries:list[str], docs:list[str], # the pairs: query i is relevant to doc i
                         doc_ids:np.ndarray, # an id per doc (pairs with the same id never share a batch)
-                        epochs:int=1, batch_size:int=64, lr:float=2e-5, seed:int=0, progress:bool=True) -> dict:
+                        epochs:int=1, batch_size:int=64, lr:float=2e-5, seed:int=0, progress:bool=True,
+                        pairs2=None, # multi-task: a second (anchors, positives, anchor ids) set; each step adds its loss on one batch
+                       ) -> dict:
     "Fine-tune `model` with MultipleNegativesRankingLoss (in-batch negatives, Adam); returns losses and pairs/s."
-    from sentence_transformers.losses import MultipleNegativesRankingLoss
+    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
     set_seed(seed)
     loss_fn, dev = MultipleNegativesRankingLoss(model), model.device
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     feats = lambda texts: {k: v.to(dev) if torch.is_tensor(v) else v for k, v in model.tokenize(texts).items()}
+    mnrl = lambda a, p, b: loss_fn([feats([a[i] for i in b]), feats([p[i] for i in b])], None)
     model.train(); losses, t0 = [], time.time()
     batches = [b for ep in range(epochs) for b in unique_item_batches(np.asarray(doc_ids), batch_size, seed + ep)]
-    for b in tqdm(batches, desc="fine-tuning", disable=not progress, mininterval=10):
-        loss = loss_fn([feats([queries[i] for i in b]), feats([docs[i] for i in b])], None)
+    if pairs2 is not None:  # as many batches of the second set, cycling through it
+        b2 = unique_item_batches(np.asarray(pairs2[2]), batch_size, seed + 10_000)
+        b2 = [b2[i % len(b2)] for i in range(len(batches))]
+    for step, b in enumerate(tqdm(batches, desc="fine-tuning", disable=not progress, mininterval=10)):
+        loss = mnrl(queries, docs, b)
+        if pairs2 is not None: loss = loss + mnrl(pairs2[0], pairs2[1], b2[step])
         loss.backward(); opt.step(); opt.zero_grad(set_to_none=True); losses.append(loss.item())
     model.eval()
-    return {"losses": losses, "pairs_per_s": len(queries) * epochs / (time.time() - t0)}
+    n = len(queries) * epochs * (2 if pairs2 is not None else 1)
+    return {"losses": losses, "pairs_per_s": n / (time.time() - t0)}
 
 # %% ../nbs/02_embeddings.ipynb 12
+TUNED = {"search", "multitask"}  # spaces made by fine-tuning the sentence model
+
+def _tuned_key(data, kind:str, train_queries, cfg:dict, seed:int) -> str:
+    "Hash of everything that determines a fine-tuned bi-encoder (and so its embeddings)."
+    mt = (cfg["multitask_window"], cfg["multitask_item_pairs"], sorted(map(list, data.train.items()))) if kind == "multitask" else ()
+    return stable_hash(kind, cfg["embedding_model"], data.items.text.tolist(), train_queries["query"].tolist(), train_queries.item.tolist(),
+                       cfg["search_epochs"], cfg["search_batch_size"], cfg["search_lr"], seed, *mt)
+
+def bi_encoder(data, # an `SRData`
+               kind:str="content", # "content" (pre-trained), "search" or "multitask" (fine-tuned, cached)
+               cfg:dict|None=None, # preset settings
+               queries=None, # the query table (its train split is the fine-tuning data)
+               seed:int=0, cache_dir=None):
+    "The sentence-transformers bi-encoder of an embedding space: loaded from the cache, or fine-tuned and saved there."
+    check_choice("bi-encoder", kind, {"content"} | TUNED)
+    cfg = cfg or get_config("default")
+    if kind == "content": return load_sentence_model(cfg["embedding_model"])
+    if queries is None: raise SemidError(f"The {kind} embedding is fine-tuned on queries: pass queries= (the query table).")
+    train = queries[queries.split == "train"]
+    path = (outputs_dir()/"cache" if cache_dir is None else Path(cache_dir))/"models"/f"{kind}-{_tuned_key(data, kind, train, cfg, seed)}"
+    if path.exists(): return load_sentence_model(str(path))
+    model, texts = load_sentence_model(cfg["embedding_model"]), data.items.text
+    pairs2 = None
+    if kind == "multitask":
+        n = cfg["multitask_item_pairs"] or len(train)
+        a, b = cooccurrence_pairs(data, cfg["multitask_window"], n, seed).T
+        pairs2 = (texts[a].tolist(), texts[b].tolist(), a)
+    hist = finetune_bi_encoder(model, train["query"].tolist(), texts[train.item].tolist(), train.item.to_numpy(),
+                               cfg["search_epochs"], cfg["search_batch_size"], cfg["search_lr"], seed, pairs2=pairs2)
+    print(f"{kind} bi-encoder: loss {hist['losses'][0]:.2f} -> {np.mean(hist['losses'][-10:]):.2f}, {hist['pairs_per_s']:.0f} pairs/s")
+    tmp = path.with_name(path.name + ".partial"); model.save(str(tmp)); os.replace(tmp, path)
+    return model
+
+# %% ../nbs/02_embeddings.ipynb 13
 def item_embeddings(data, # an `SRData`
                     method:str="content", # embedding space, one of `EMBEDDINGS`
-                    model_name:str="all-MiniLM-L6-v2", # sentence-transformers model (the starting point for `search`)
-                    batch_size:int=64, # texts per forward pass
-                    queries=None, # `search`: the query table (its train split is the fine-tuning data)
-                    search_epochs:int=1, search_batch_size:int=64, search_lr:float=2e-5, seed:int=0, # `search` fine-tuning
+                    cfg:dict|None=None, # preset settings (model, fine-tuning, ENMF)
+                    queries=None, # the query table (`search`, `multitask` and the fusions fine-tune on its train split)
+                    seed:int=0, # seed of fine-tuning and ENMF
                     cache_dir=None, # default `outputs/cache`
                    ) -> np.ndarray:
     "Item embeddings `[n_items, dim]` (row = item id), cached under a hash of everything that determines them."
     check_choice("embedding", method, EMBEDDINGS)
-    texts = data.items.text.tolist()
+    cfg = cfg or get_config("default")
+    texts, name = data.items.text.tolist(), cfg["embedding_model"].replace('/', '_')
     if method == "content":
-        key = f"embeddings/content-{model_name.replace('/', '_')}-{stable_hash(method, model_name, texts)}"
-        return cached_npz(key, lambda: {"emb": encode_texts(load_sentence_model(model_name), texts, batch_size, progress=True)}, cache_dir)["emb"]
-    if queries is None: raise SemidError("The search embedding is fine-tuned on queries: pass queries= (the query table).")
-    train = queries[queries.split == "train"]
-    h = _search_key(data, train, model_name, search_epochs, search_batch_size, search_lr, seed)
-    return cached_npz(f"embeddings/search-{model_name.replace('/', '_')}-{h}",
-                      lambda: {"emb": encode_texts(search_model(data, train, model_name, search_epochs, search_batch_size, search_lr, seed, cache_dir), texts, batch_size)},
-                      cache_dir)["emb"]
-
-# %% ../nbs/02_embeddings.ipynb 13
-def _search_key(data, train_queries, model_name:str, epochs:int, batch_size:int, lr:float, seed:int) -> str:
-    "Hash of everything that determines the search-tuned model (and so its embeddings)."
-    return stable_hash("search", model_name, data.items.text.tolist(), train_queries["query"].tolist(), train_queries.item.tolist(),
-                       epochs, batch_size, lr, seed)
-
-def search_model(data, train_queries, model_name:str, epochs:int, batch_size:int, lr:float, seed:int, cache_dir=None):
-    "The search-tuned bi-encoder for these train queries: loaded from the cache, or fine-tuned and saved there."
-    h = _search_key(data, train_queries, model_name, epochs, batch_size, lr, seed)
-    path = (outputs_dir()/"cache" if cache_dir is None else Path(cache_dir))/"models"/f"search-{h}"
-    if path.exists(): return load_sentence_model(str(path))
-    model = load_sentence_model(model_name)
-    finetune_bi_encoder(model, train_queries["query"].tolist(), data.items.text[train_queries.item].tolist(),
-                        train_queries.item.to_numpy(), epochs, batch_size, lr, seed)
-    tmp = path.with_name(path.name + ".partial"); model.save(str(tmp)); os.replace(tmp, path)
-    return model
+        key = f"embeddings/content-{name}-{stable_hash(method, cfg['embedding_model'], texts)}"
+        return cached_npz(key, lambda: {"emb": encode_texts(load_sentence_model(cfg["embedding_model"]), texts, cfg["embed_batch_size"], progress=True)}, cache_dir)["emb"]
+    if method in TUNED:
+        if queries is None: raise SemidError(f"The {method} embedding is fine-tuned on queries: pass queries= (the query table).")
+        h = _tuned_key(data, method, queries[queries.split == "train"], cfg, seed)
+        return cached_npz(f"embeddings/{method}-{name}-{h}",
+                          lambda: {"emb": encode_texts(bi_encoder(data, method, cfg, queries, seed, cache_dir), texts, cfg["embed_batch_size"])}, cache_dir)["emb"]
+    if method == "rec": return enmf(data, cfg, seed, cache_dir)["item"]
+    return fuse(item_embeddings(data, "search", cfg, queries, seed, cache_dir), item_embeddings(data, "rec", cfg, queries, seed, cache_dir),
+                method.removeprefix("fused_"), seed)
 
 # %% ../nbs/02_embeddings.ipynb 16
 def neighbours(emb:np.ndarray, i:int, k:int=5) -> np.ndarray:
@@ -126,5 +155,106 @@ def dense_search_ranks(model, # the SentenceTransformer that made `emb`
     q /= np.linalg.norm(q, axis=1, keepdims=True)
     x = emb / np.linalg.norm(emb, axis=1, keepdims=True)
     s = q @ x.T
+    top = np.argpartition(-s, k, axis=1)[:, :k]
+    return np.take_along_axis(top, np.argsort(-np.take_along_axis(s, top, 1), 1), 1)
+
+# %% ../nbs/02_embeddings.ipynb 24
+def _enmf_one(data, epochs:int, batch_size:int, dim:int, lr:float, seed:int) -> dict:
+    "Train ENMF once with RecBole; factors indexed by our item ids and `data.users` order."
+    from semid_nb.recbole_compat import patch_recbole, load_checkpoint
+    patch_recbole()
+    from recbole.config import Config
+    from recbole.data import create_dataset, data_preparation
+    from recbole.model.general_recommender import ENMF
+    from recbole.trainer import Trainer
+    with tempfile.TemporaryDirectory() as work, contextlib.chdir(work), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # RecBole's own deprecation warnings (torch.cuda.amp)
+        d = Path(work)/"semid"; d.mkdir()
+        rows = [(u, i, t) for u, seq in data.train.items() for t, i in enumerate(list(seq) + [data.valid[u]])]
+        pd.DataFrame(rows, columns=["user_id:token", "item_id:token", "timestamp:float"]).to_csv(d/"semid.inter", sep="\t", index=False)
+        pd.DataFrame({"item_id:token": range(data.n_items)}).to_csv(d/"semid.item", sep="\t", index=False)
+        config = Config(model="ENMF", dataset="semid", config_dict=dict(
+            data_path=work, checkpoint_dir=str(Path(work)/"ckpt"), load_col={"inter": ["user_id", "item_id", "timestamp"], "item": ["item_id"]},
+            epochs=epochs, train_batch_size=batch_size, embedding_size=dim, learning_rate=lr, learner="adam", seed=seed,
+            reproducibility=True, train_neg_sample_args=None, eval_args={"split": {"LS": "valid_only"}, "order": "TO", "group_by": "user", "mode": "full"},
+            metrics=["Recall"], topk=[30], valid_metric="Recall@30", eval_batch_size=4096, stopping_step=epochs, show_progress=False,
+            use_gpu=torch.cuda.is_available(), state="ERROR", save_dataset=False, save_dataloaders=False))
+        logging.getLogger().setLevel(logging.ERROR)
+        ds = create_dataset(config)
+        train, valid, _ = data_preparation(config, ds)
+        model = ENMF(config, train.dataset).to(config["device"])
+        trainer = Trainer(config, model)
+        best, _ = trainer.fit(train, valid, saved=True, show_progress=False)
+        model.load_state_dict(load_checkpoint(trainer.saved_model_file)["state_dict"])
+        items = np.array([int(t) for t in ds.field2id_token["item_id"][1:]])
+        users = ds.token2id("user_id", [str(u) for u in data.users])
+        out = {"item": np.zeros((data.n_items, dim), np.float32), "user": model.user_embedding.weight.detach().cpu().numpy()[users],
+               "h": model.H_i.weight.detach().cpu().numpy()[0], "valid_recall@30": float(best)}
+        out["item"][items] = model.item_embedding.weight.detach().cpu().numpy()[1:]
+    return out
+
+# %% ../nbs/02_embeddings.ipynb 25
+def enmf(data, # an `SRData`
+         cfg:dict|None=None, # preset settings: rec_epochs, rec_batch_size, rec_dim, rec_lrs
+         seed:int=0, cache_dir=None) -> dict:
+    "ENMF factors (`item`, `user`, `h`), the chosen lr and every lr's validation Recall@30; cached."
+    cfg = cfg or get_config("default")
+    lrs = [float(x) for x in np.atleast_1d(cfg["rec_lrs"])]
+    key = stable_hash("enmf", sorted(map(list, data.train.items())), sorted(data.valid.items()), data.n_items,
+                      cfg["rec_epochs"], cfg["rec_batch_size"], cfg["rec_dim"], lrs, seed)
+    def fit():
+        runs = {}
+        for lr in tqdm(lrs, desc="ENMF learning rates", disable=len(lrs) < 2):
+            t = time.time(); runs[lr] = _enmf_one(data, cfg["rec_epochs"], cfg["rec_batch_size"], cfg["rec_dim"], lr, seed)
+            print(f"ENMF lr {lr}: validation Recall@30 {runs[lr]['valid_recall@30']:.4f} ({time.time() - t:.0f} s)")
+        best = max(runs, key=lambda lr: runs[lr]["valid_recall@30"])
+        return {**{k: runs[best][k] for k in ("item", "user", "h")}, "lr": np.float64(best),
+                "lrs": np.array(lrs), "valid_recall": np.array([runs[lr]["valid_recall@30"] for lr in lrs])}
+    return cached_npz(f"embeddings/rec-enmf-{key}", fit, cache_dir)
+
+# %% ../nbs/02_embeddings.ipynb 26
+def enmf_rec_ranks(f:dict, # `enmf` output
+                   data, users:list, # the users to recommend to (keys of `data.train`)
+                   k:int=30, exclude_seen:bool=True) -> np.ndarray:
+    "ENMF's top-`k` items per user `[n_users, k]` (train and validation items excluded by default, as RecBole evaluates)."
+    row = {u: r for r, u in enumerate(data.users)}
+    s = (f["user"][[row[u] for u in users]] * f["h"]) @ f["item"].T
+    if exclude_seen:
+        for r, u in enumerate(users): s[r, list(data.train[u]) + [data.valid[u]]] = -np.inf
+    top = np.argpartition(-s, k, axis=1)[:, :k]
+    return np.take_along_axis(top, np.argsort(-np.take_along_axis(s, top, 1), 1), 1)
+
+# %% ../nbs/02_embeddings.ipynb 30
+def cooccurrence_pairs(data, # an `SRData`
+                       window:int=1, # an item pairs with each of the next `window` items of the history
+                       n:int|None=None, # pairs to sample (None: all, shuffled)
+                       seed:int=0) -> np.ndarray:
+    "(item, later item) pairs from the train histories, `[n, 2]`."
+    pairs = np.array([(s[t], s[t + k]) for s in data.train.values() for t in range(len(s)) for k in range(1, window + 1) if t + k < len(s)])
+    pairs = pairs[pairs[:, 0] != pairs[:, 1]]
+    rng = np.random.default_rng(seed)
+    return pairs[rng.permutation(len(pairs))[:n]] if n is None or n <= len(pairs) else pairs[rng.integers(0, len(pairs), n)]
+
+# %% ../nbs/02_embeddings.ipynb 33
+def fuse(a:np.ndarray, b:np.ndarray, # two embeddings of the same items
+         how:str="concat", # "concat" or "svd"
+         seed:int=0) -> np.ndarray:
+    "Fused item embeddings of two spaces (L2-normalised first)."
+    from sklearn.decomposition import TruncatedSVD
+    check_choice("fusion", how, {"concat", "svd"})
+    a, b = (x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12) for x in (np.asarray(a, np.float32), np.asarray(b, np.float32)))
+    if how == "concat": return np.concatenate([a, b], 1)
+    if a.shape[1] < b.shape[1]: a, b = b, a
+    if a.shape[1] > b.shape[1]: a = TruncatedSVD(b.shape[1], random_state=seed).fit_transform(a).astype(np.float32)
+    return a + b
+
+# %% ../nbs/02_embeddings.ipynb 36
+def dense_next_item_ranks(emb:np.ndarray, # item embeddings
+                          last_items:np.ndarray, # each user's most recent item
+                          k:int=30) -> np.ndarray:
+    "Top-`k` items most cosine-similar to each last item (itself excluded), `[n_users, k]`."
+    x = emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
+    s = x[last_items] @ x.T
+    s[np.arange(len(last_items)), last_items] = -np.inf
     top = np.argpartition(-s, k, axis=1)[:, :k]
     return np.take_along_axis(top, np.argsort(-np.take_along_axis(s, top, 1), 1), 1)

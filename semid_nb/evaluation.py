@@ -11,8 +11,9 @@ from .joint_model import encode_examples, pad_batch, search_prompt, rec_prompt, 
 from .semantic_ids import id_strings
 
 # %% auto 0
-__all__ = ['IDTrie', 'diverse_beam_search', 'exhaustive_scores', 'rank_items', 'target_ranks', 'metrics_from_ranks',
-           'random_baseline', 'popularity_ranks', 'evaluate', 'baselines']
+__all__ = ['IDTrie', 'diverse_beam_search', 'exhaustive_scores', 'rank_items', 'exact_top_items', 'exact_rank_items',
+           'target_ranks', 'metrics_from_ranks', 'random_baseline', 'popularity_ranks', 'evaluate', 'bm25_ranks',
+           'baselines']
 
 # %% ../nbs/05_evaluation.ipynb 5
 class IDTrie:
@@ -208,6 +209,29 @@ def rank_items(model, tok, # trained model and its tokenizer
     return out, len(src) / max(time.time() - t0, 1e-9)
 
 # %% ../nbs/05_evaluation.ipynb 23
+def exact_top_items(model, input_ids, attention_mask, trie, k:int=30, batch_size:int=8) -> torch.Tensor:
+    # model: T5ForConditionalGeneration; input_ids/attention_mask: [n, T]; trie: IDTrie
+    "The `k` items with the highest exact ID log-probability per prompt, LongTensor `[n, k]`."
+    with torch.no_grad(): s = exhaustive_scores(model, input_ids, attention_mask, trie, batch_size=batch_size)
+    return s.topk(min(k, s.shape[1]), dim=1).indices
+
+# %% ../nbs/05_evaluation.ipynb 25
+def exact_rank_items(model, tok, # trained model and its tokenizer
+                     prompts:list[str], # search or recommendation prompts
+                     trie:IDTrie, # valid IDs (token ids per item)
+                     k:int=30, # items returned per prompt
+                     batch_size:int=8, # prompts scored together
+                     max_source_len:int=64, progress:bool=True, desc:str="exact decoding") -> tuple:
+    "The `k` items with the highest exact ID log-probability per prompt `[n_prompts, k]`, and prompts/s."
+    dev = next(model.parameters()).device
+    src = encode_examples(tok, prompts, None, max_source_len)["source"]
+    out, t0 = np.empty((len(src), k), np.int64), time.time()
+    for i in tqdm(range(0, len(src), batch_size), desc=desc, disable=not progress, mininterval=10):
+        ids, am = pad_batch(src[i:i + batch_size], tok.pad_token_id, dev)
+        out[i:i + batch_size] = exact_top_items(model, ids, am, trie, k, len(ids)).cpu().numpy()
+    return out, len(src) / max(time.time() - t0, 1e-9)
+
+# %% ../nbs/05_evaluation.ipynb 27
 def target_ranks(ranked:np.ndarray, # [n, k] item ids best first (-1 = nothing)
                  targets:np.ndarray, # [n] the relevant item per row
                 ) -> np.ndarray:
@@ -223,7 +247,7 @@ def metrics_from_ranks(ranks:np.ndarray) -> dict:
     ndcg = np.where(hit(10), 1 / np.log2(np.maximum(r, 1) + 1), 0.0)
     return {"recall@30": float(hit(30).mean()), "recall@10": float(hit(10).mean()), "ndcg@10": float(ndcg.mean()), "n": int(len(r))}
 
-# %% ../nbs/05_evaluation.ipynb 26
+# %% ../nbs/05_evaluation.ipynb 30
 def random_baseline(n_items:int) -> dict:
     "Expected metrics of a uniformly random ranking of `n_items`."
     return {"recall@30": min(1, 30 / n_items), "recall@10": min(1, 10 / n_items),
@@ -234,20 +258,28 @@ def popularity_ranks(item_pop:np.ndarray, targets:np.ndarray, k:int=30) -> np.nd
     top = np.lexsort((np.arange(len(item_pop)), -np.asarray(item_pop)))[:k]
     return target_ranks(np.broadcast_to(top, (len(targets), len(top))), targets)
 
-# %% ../nbs/05_evaluation.ipynb 29
+# %% ../nbs/05_evaluation.ipynb 33
 def evaluate(model, tok, # trained model and tokenizer
              data, # `SRData`
              queries:pd.DataFrame, # test queries (columns item, query)
              rec_test:pd.DataFrame, # test users (columns user, history, target)
-             ids:np.ndarray, # the items' Semantic IDs (codes, collision level last)
+             ids, # the items' Semantic IDs for search (an `IDSet`, or codes with the collision level last)
              cfg:dict, # preset settings (decoding)
-             progress:bool=True) -> dict:
+             progress:bool=True,
+             rec_ids=None, # the IDs recommendation prompts read and produce, when they differ from `ids`
+            ) -> dict:
     "Metrics for search and recommendation (all/head/torso) with per-prompt ranks and decoding speed."
-    trie, item_ids = IDTrie(item_token_ids(tok, ids)), id_strings(ids)
+    rec_ids = ids if rec_ids is None else rec_ids
+    trie, r_trie = IDTrie(item_token_ids(tok, ids)), IDTrie(item_token_ids(tok, rec_ids))
+    item_ids = rec_ids.strings() if hasattr(rec_ids, "strings") else id_strings(rec_ids)
     kw = dict(num_beams=cfg["num_beams"], num_groups=cfg["num_groups"], diversity_penalty=cfg["diversity_penalty"],
               constrained=cfg["constrained"], batch_size=cfg["eval_batch_size"], max_source_len=cfg["max_source_len"], progress=progress)
-    s_ranked, s_qps = rank_items(model, tok, [search_prompt(q) for q in queries["query"]], trie, desc="search", **kw)
-    r_ranked, r_qps = rank_items(model, tok, [rec_prompt([item_ids[i] for i in h]) for h in rec_test.history], trie, desc="recommendation", **kw)
+    if cfg.get("decoder", "diverse_beam") == "exact":
+        kw = dict(batch_size=8, max_source_len=cfg["max_source_len"], progress=progress)
+        rank = lambda prompts, t, desc: exact_rank_items(model, tok, prompts, t, desc=desc, **kw)
+    else: rank = lambda prompts, t, desc: rank_items(model, tok, prompts, t, desc=desc, **kw)
+    s_ranked, s_qps = rank([search_prompt(q) for q in queries["query"]], trie, "search")
+    r_ranked, r_qps = rank([rec_prompt([item_ids[i] for i in h]) for h in rec_test.history], r_trie, "recommendation")
     s_ranks, r_ranks = target_ranks(s_ranked, queries.item.to_numpy()), target_ranks(r_ranked, rec_test.target.to_numpy())
     head = data.head[rec_test.target.to_numpy()]
     return {"metrics": {"search": metrics_from_ranks(s_ranks), "rec": metrics_from_ranks(r_ranks),
@@ -256,12 +288,32 @@ def evaluate(model, tok, # trained model and tokenizer
             "distinct_items": {"search": float((s_ranked >= 0).sum(1).mean()), "rec": float((r_ranked >= 0).sum(1).mean())},
             "queries_per_s": {"search": s_qps, "rec": r_qps}}
 
-# %% ../nbs/05_evaluation.ipynb 30
+# %% ../nbs/05_evaluation.ipynb 34
+def bm25_ranks(docs:list[str], # one text per item
+               queries:list[str], # query texts
+               k:int=30, k1:float=1.2, b:float=0.75) -> np.ndarray:
+    "Top-`k` items per query by BM25 over lower-cased word tokens, `[n_queries, k]`."
+    from scipy import sparse
+    from sklearn.feature_extraction.text import CountVectorizer
+    cv = CountVectorizer(lowercase=True, token_pattern=r"(?u)\b\w+\b")
+    tf = cv.fit_transform(docs).tocoo()
+    n, dl = tf.shape[0], np.asarray(tf.sum(1)).ravel()
+    df = np.bincount(tf.col, minlength=tf.shape[1])
+    idf = np.log(1 + (n - df + 0.5) / (df + 0.5))
+    w = tf.data * (k1 + 1) / (tf.data + k1 * (1 - b + b * dl[tf.row] / dl.mean())) * idf[tf.col]
+    s = (cv.transform(queries) > 0).astype(np.float32) @ sparse.csr_matrix((w, (tf.row, tf.col)), shape=tf.shape).T
+    s = s.toarray() + np.random.default_rng(0).random((len(queries), n)) * 1e-6  # ties broken at random, not by item id
+    top = np.argpartition(-s, k, axis=1)[:, :k]
+    return np.take_along_axis(top, np.argsort(-np.take_along_axis(s, top, 1), 1), 1)
+
+# %% ../nbs/05_evaluation.ipynb 36
 def baselines(data, queries:pd.DataFrame, rec_test:pd.DataFrame) -> dict:
-    "Random and popularity metrics on the same test sets as `evaluate`."
+    "Random, popularity and (search) BM25 metrics on the same test sets as `evaluate`."
     head = data.head[rec_test.target.to_numpy()]
     pop_s, pop_r = popularity_ranks(data.item_pop, queries.item.to_numpy()), popularity_ranks(data.item_pop, rec_test.target.to_numpy())
+    bm25 = target_ranks(bm25_ranks(data.items.text.tolist(), queries["query"].tolist()), queries.item.to_numpy())
     rnd = random_baseline(data.n_items)
     return {"random": {"search": rnd, "rec": rnd, "rec_head": rnd, "rec_torso": rnd},
             "popularity": {"search": metrics_from_ranks(pop_s), "rec": metrics_from_ranks(pop_r),
-                           "rec_head": metrics_from_ranks(pop_r[head]), "rec_torso": metrics_from_ranks(pop_r[~head])}}
+                           "rec_head": metrics_from_ranks(pop_r[head]), "rec_torso": metrics_from_ranks(pop_r[~head])},
+            "bm25": {"search": metrics_from_ranks(bm25)}}

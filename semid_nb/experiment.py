@@ -10,25 +10,29 @@ import numpy as np, pandas as pd
 from .core import (SemidError, check_choice, get_config, write_json, package_versions, git_commit, stable_hash,
                            project_root, set_seed, get_device)
 from .data import DATASETS, load_dataset, generate_queries, load_queries, query_ambiguity, rec_examples
-from .embeddings import EMBEDDINGS, item_embeddings, search_model, load_sentence_model, dense_search_ranks
-from .semantic_ids import QUANTIZERS, semantic_ids, id_stats, id_token_vocab, id_strings
+from .embeddings import EMBEDDINGS, item_embeddings, bi_encoder, dense_search_ranks, enmf, enmf_rec_ranks, dense_next_item_ranks
+from .semantic_ids import QUANTIZERS, SCHEMES, build_id_sets, id_set_stats, vocab_of
 from .joint_model import check_model_source, build_model, item_token_ids, encode_examples, train_model, save_checkpoint, search_prompt, rec_prompt
 from .evaluation import evaluate, baselines, target_ranks, metrics_from_ranks
 
 # %% auto 0
-__all__ = ['PARAM_NAMES', 'DEFAULTS', 'NOTEBOOK', 'validate_params', 'run_name', 'is_finished', 'run_experiment', 'summary_table',
-           'main']
+__all__ = ['PARAM_NAMES', 'DEFAULTS', 'DENSE_SPACE', 'NOTEBOOK', 'validate_params', 'run_name', 'is_finished', 'run_experiment',
+           'summary_table', 'main']
 
 # %% ../nbs/06_experiment.ipynb 7
 PARAM_NAMES = ["dataset", "data_dir", "queries", "embedding", "quantizer", "model", "seed", "preset", "overrides", "out_dir"]
 DEFAULTS = dict(dataset="ml-100k", data_dir=None, queries="template", embedding="content", quantizer="rq_kmeans",
                 model="t5-scratch", seed=0, preset="default", overrides={}, out_dir="outputs/runs")
 
+DENSE_SPACE = {"content": "content", "rec": "content", "multitask": "multitask"}  # bi-encoder of the dense search yardstick (others: search)
+
 def validate_params(p:dict) -> dict:
     "Check every parameter (names, files, model source); return the preset settings with overrides applied."
     check_choice("dataset", p["dataset"], DATASETS)
-    check_choice("embedding", p["embedding"], EMBEDDINGS)
+    check_choice("embedding", p["embedding"], EMBEDDINGS | SCHEMES)
     check_choice("quantizer", p["quantizer"], QUANTIZERS)
+    if p["embedding"] == "prefix_share" and p["quantizer"] != "rq_kmeans":
+        raise SemidError("prefix_share learns its own codebooks; run it with quantizer='rq_kmeans'.")
     check_model_source(p["model"])
     if p["queries"] != "template" and not Path(p["queries"]).exists():
         raise SemidError(f"Query file {p['queries']} does not exist. Pass queries='template' or a CSV/Parquet path with item_id, query, split.")
@@ -90,11 +94,11 @@ def run_experiment(force:bool=False, # rerun even when finished
 
 # %% ../nbs/06_experiment.ipynb 28
 def summary_table(run_dir) -> pd.DataFrame:
-    "Recall@30, Recall@10 and NDCG@10 of a finished run beside its baselines (dense retrieval for search, popularity, random)."
+    "Recall@30, Recall@10 and NDCG@10 of a finished run beside its baselines (dense retrieval, ENMF, popularity, random)."
     run_dir = Path(run_dir)
     m, rep = json.loads((run_dir/"metrics.json").read_text()), json.loads((run_dir/"report.json").read_text())
     rows = {("semantic IDs", task): m[task] for task in m}
-    names = {"dense_bi_encoder": "dense bi-encoder", "popularity": "popularity", "random": "random"}
+    names = {"dense_bi_encoder": "dense bi-encoder", "bm25": "BM25", "enmf": "ENMF", "dense_next_item": "dense next-item", "popularity": "popularity", "random": "random"}
     for b, name in names.items(): rows.update({(name, task): rep["baselines"][b][task] for task in m if task in rep["baselines"].get(b, {})})
     df = pd.DataFrame(rows).T.drop(columns="n", errors="ignore")
     df.index.names = ["method", "task"]

@@ -13,7 +13,7 @@ from .semantic_ids import id_tokens
 
 # %% auto 0
 __all__ = ['check_model_source', 'train_tokenizer', 'search_prompt', 'rec_prompt', 'build_model', 'item_token_ids',
-           'encode_examples', 'pad_batch', 'train_model', 'save_checkpoint']
+           'encode_examples', 'pad_batch', 'epoch_batches', 'train_model', 'save_checkpoint']
 
 # %% ../nbs/04_joint_model.ipynb 5
 def check_model_source(model:str) -> str:
@@ -80,9 +80,12 @@ def build_model(model:str="t5-scratch", # "t5-scratch", a local folder, or a cac
     return m, tok
 
 # %% ../nbs/04_joint_model.ipynb 18
-def item_token_ids(tok, ids:np.ndarray) -> np.ndarray:
-    "Token ids `[n_items, L]` of every item's Semantic ID in `tok`'s vocabulary (the targets, and the decoding trie)."
-    return np.array([tok.convert_tokens_to_ids(t) for t in id_tokens(ids)])
+def item_token_ids(tok, ids) -> np.ndarray:
+    "Token ids `[n_items, L]` of every item's Semantic ID (an `IDSet` or a code array) in `tok`'s vocabulary (targets, decoding trie)."
+    toks = ids.tokens() if hasattr(ids, "tokens") else id_tokens(ids)
+    out = np.array([tok.convert_tokens_to_ids(t) for t in toks])
+    if (out == tok.unk_token_id).any(): raise SemidError("Some ID tokens are not in the tokenizer's vocabulary; build the model with every ID set's vocab.")
+    return out
 
 # %% ../nbs/04_joint_model.ipynb 21
 def encode_examples(tok, # the tokenizer (with ID tokens)
@@ -106,10 +109,26 @@ def pad_batch(seqs:list[list[int]], pad:int, device=None) -> tuple:
     return ids.to(device), (ids != pad).long().to(device)
 
 # %% ../nbs/04_joint_model.ipynb 25
+def epoch_batches(lengths:np.ndarray, # prompt length of each example
+                  batch_size:int, g:torch.Generator, # batch size, random generator
+                  group_by_length:bool=True, pool:int=50) -> list[list[int]]:
+    "One epoch's batches of example indices: shuffled, and grouped by length within pools of `pool` batches."
+    order = torch.randperm(len(lengths), generator=g).numpy()
+    if not group_by_length: return [b.tolist() for b in np.array_split(order, range(batch_size, len(order), batch_size))]
+    batches = []
+    for i in range(0, len(order), pool * batch_size):
+        chunk = order[i:i + pool * batch_size]
+        chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
+        batches += [chunk[j:j + batch_size].tolist() for j in range(0, len(chunk), batch_size)]
+    return [batches[i] for i in torch.randperm(len(batches), generator=g).tolist()]
+
+# %% ../nbs/04_joint_model.ipynb 27
 def train_model(model, tok, # the model and its tokenizer
                 examples:dict, # from `encode_examples`: source and target id lists
                 epochs:int=3, lr:float=2e-3, batch_size:int=128, weight_decay:float=0.01, warmup_ratio:float=0.05,
-                seed:int=0, device=None, progress:bool=True) -> dict:
+                seed:int=0, device=None, progress:bool=True,
+                group_by_length:bool=True, # batches of similar prompt length (see `epoch_batches`)
+               ) -> dict:
     "Train on the mixed examples; returns losses per step, examples/s and seconds."
     from transformers import get_linear_schedule_with_warmup
     device = device or get_device(); model.to(device).train()
@@ -121,9 +140,9 @@ def train_model(model, tok, # the model and its tokenizer
     bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
     g, losses, t0 = torch.Generator().manual_seed(seed), [], time.time()
     bar = tqdm(total=total, desc="training", disable=not progress, mininterval=10)
+    lengths = np.array([len(s) for s in examples["source"]])
     for ep in range(epochs):
-        for b in torch.randperm(n, generator=g).split(batch_size):
-            b = b.tolist()
+        for b in epoch_batches(lengths, batch_size, g, group_by_length):
             x, am = pad_batch([examples["source"][i] for i in b], tok.pad_token_id, device)
             y, _ = pad_batch([examples["target"][i] for i in b], -100, device)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
@@ -135,7 +154,7 @@ def train_model(model, tok, # the model and its tokenizer
     secs = time.time() - t0
     return {"losses": losses, "seconds": secs, "examples_per_s": n * epochs / secs, "examples": n}
 
-# %% ../nbs/04_joint_model.ipynb 28
+# %% ../nbs/04_joint_model.ipynb 30
 def save_checkpoint(model, tok, path) -> Path:
     "Save model and tokenizer with `save_pretrained` (loadable with `build_model(path)`)."
     path = Path(path); path.mkdir(parents=True, exist_ok=True)

@@ -4,16 +4,19 @@
 
 # %% ../nbs/03_semantic_ids.ipynb 2
 from __future__ import annotations
-import math
-import numpy as np
-from .core import SemidError, check_choice, cached_npz, stable_hash
+import math, time
+from dataclasses import dataclass
+import numpy as np, torch
+from tqdm import tqdm
+from .core import SemidError, check_choice, cached_npz, stable_hash, get_config, set_seed
 
 # %% auto 0
-__all__ = ['QUANTIZERS', 'l2_normalise', 'rq_kmeans', 'add_collision_level', 'id_stats', 'semantic_ids', 'id_token_vocab',
-           'id_tokens', 'id_strings']
+__all__ = ['QUANTIZERS', 'SCHEMES', 'l2_normalise', 'rq_kmeans', 'dictionary_codes', 'residual_lfq_codes', 'RQVAE',
+           'rq_vae_codes', 'quantize', 'add_collision_level', 'id_stats', 'semantic_ids', 'id_token_vocab', 'id_tokens',
+           'id_strings', 'IDSet', 'vocab_of', 'PrefixShare', 'prefix_share_codes', 'build_id_sets', 'id_set_stats']
 
 # %% ../nbs/03_semantic_ids.ipynb 4
-QUANTIZERS = {"rq_kmeans"}  # quantizers implemented so far
+QUANTIZERS = {"rq_kmeans", "dictionary", "residual_lfq", "rq_vae"}  # quantizers
 
 # %% ../nbs/03_semantic_ids.ipynb 6
 def l2_normalise(x:np.ndarray) -> np.ndarray:
@@ -42,6 +45,93 @@ def rq_kmeans(emb:np.ndarray, # item embeddings [n, d]
     return faiss.unpack_bitstrings(rq.compute_codes(x), n_levels, nbits).astype(np.int64)
 
 # %% ../nbs/03_semantic_ids.ipynb 11
+def dictionary_codes(emb:np.ndarray, # item embeddings [n, d]
+                     n_levels:int=2, codebook_size:int=256, seed:int=0,
+                     max_iter:int=20, # passes over the data per level
+                     batch_size:int=256) -> np.ndarray:
+    "Residual dictionary-learning codes `[n, n_levels]` (scikit-learn's MiniBatchDictionaryLearning, one atom per level)."
+    from sklearn.decomposition import MiniBatchDictionaryLearning
+    x, codes = l2_normalise(emb), []
+    for level in range(n_levels):
+        dl = MiniBatchDictionaryLearning(n_components=codebook_size, batch_size=batch_size, max_iter=max_iter, random_state=seed + level,
+                                         transform_algorithm="omp", transform_n_nonzero_coefs=1).fit(x)
+        coef = dl.transform(x)
+        codes.append(np.abs(coef).argmax(1)); x = (x - coef @ dl.components_).astype(np.float32)
+    return np.stack(codes, 1).astype(np.int64)
+
+# %% ../nbs/03_semantic_ids.ipynb 14
+def _mlp(i:int, o:int, h:int=256): return torch.nn.Sequential(torch.nn.Linear(i, h), torch.nn.GELU(), torch.nn.Linear(h, o))
+
+def _fit(module, loss_fn, xs:list, epochs:int, lr:float, batch_size:int, seed:int, desc:str) -> list:
+    "Train `module` with Adam on minibatches of the tensors `xs`; returns the loss per epoch."
+    set_seed(seed)
+    opt, n, hist = torch.optim.Adam(module.parameters(), lr=lr), len(xs[0]), []
+    g = torch.Generator().manual_seed(seed)
+    module.train()
+    for _ in tqdm(range(epochs), desc=desc, mininterval=10):
+        tot = 0.
+        for b in torch.randperm(n, generator=g).split(batch_size):
+            loss = loss_fn(*[x[b] for x in xs]); opt.zero_grad(); loss.backward(); opt.step(); tot += loss.item() * len(b)
+        hist.append(tot / n)
+    module.eval()
+    return hist
+
+# %% ../nbs/03_semantic_ids.ipynb 15
+def residual_lfq_codes(emb:np.ndarray, n_levels:int=2, codebook_size:int=256, seed:int=0,
+                       epochs:int=200, lr:float=1e-3, batch_size:int=1024) -> np.ndarray:
+    "Codes `[n, n_levels]` of a ResidualLFQ trained to reconstruct the L2-normalised embeddings."
+    from vector_quantize_pytorch import ResidualLFQ
+    set_seed(seed)
+    x = l2_normalise(emb)
+    x = torch.tensor((x - x.mean(0)) / (x.std(0) + 1e-6))  # standardised: the levels' signs carry information
+    q = ResidualLFQ(dim=x.shape[1], num_quantizers=n_levels, codebook_size=codebook_size, entropy_loss_weight=0.1)
+    def loss(xb):
+        out, _, aux = q(xb[:, None]); return torch.nn.functional.mse_loss(out[:, 0], xb) + aux.sum()
+    _fit(q, loss, [x], epochs, lr, batch_size, seed, "ResidualLFQ")
+    with torch.no_grad(): codes = q(x[:, None])[1][:, 0]
+    return codes.numpy().astype(np.int64)
+
+# %% ../nbs/03_semantic_ids.ipynb 16
+class RQVAE(torch.nn.Module):
+    "MLP encoder, residual VQ (k-means init, dead codes re-seeded), MLP decoder."
+    def __init__(self, dim:int, latent:int, n_levels:int, codebook_size:int, dead_code:float=1.):
+        from vector_quantize_pytorch import ResidualVQ
+        super().__init__()
+        self.enc, self.dec = _mlp(dim, latent), _mlp(latent, dim)
+        self.rq = ResidualVQ(dim=latent, num_quantizers=n_levels, codebook_size=codebook_size, kmeans_init=True, kmeans_iters=10,
+                             threshold_ema_dead_code=dead_code, commitment_weight=0.25, decay=0.95)
+    def forward(self, x):  # x: [B, dim] -> (reconstruction [B, dim], codes [B, n_levels], commitment loss)
+        q, idx, commit = self.rq(self.enc(x)[:, None])
+        return self.dec(q[:, 0]), idx[:, 0], commit.sum()
+
+def rq_vae_codes(emb:np.ndarray, n_levels:int=2, codebook_size:int=256, seed:int=0,
+                 epochs:int=200, lr:float=1e-3, batch_size:int=1024, latent_dim:int=64) -> np.ndarray:
+    "Codes `[n, n_levels]` of an RQ-VAE trained on the L2-normalised embeddings."
+    set_seed(seed)
+    x = torch.tensor(l2_normalise(emb))
+    m = RQVAE(x.shape[1], latent_dim, n_levels, codebook_size)
+    def loss(xb):
+        rec, _, commit = m(xb); return torch.nn.functional.mse_loss(rec, xb) + commit
+    _fit(m, loss, [x], epochs, lr, batch_size, seed, "RQ-VAE")
+    with torch.no_grad(): return m(x)[1].numpy().astype(np.int64)
+
+# %% ../nbs/03_semantic_ids.ipynb 18
+def quantize(emb:np.ndarray, # item embeddings
+             quantizer:str="rq_kmeans", # one of `QUANTIZERS`
+             cfg:dict|None=None, # preset settings (levels, codebook size, training of learned quantizers)
+             seed:int=0) -> np.ndarray:
+    "Integer codes `[n_items, n_levels]` from any quantizer."
+    check_choice("quantizer", quantizer, QUANTIZERS)
+    cfg = cfg or get_config("default")
+    L, K = cfg["n_levels"], cfg["codebook_size"]
+    if len(emb) < K: raise SemidError(f"{len(emb)} items cannot fill a codebook of {K}; lower codebook_size.")
+    train = dict(epochs=cfg["quantizer_epochs"], lr=cfg["quantizer_lr"], batch_size=cfg["quantizer_batch_size"])
+    if quantizer == "rq_kmeans": return rq_kmeans(emb, L, K, seed)
+    if quantizer == "dictionary": return dictionary_codes(emb, L, K, seed)
+    if quantizer == "residual_lfq": return residual_lfq_codes(emb, L, K, seed, **train)
+    return rq_vae_codes(emb, L, K, seed, latent_dim=cfg["latent_dim"], **train)
+
+# %% ../nbs/03_semantic_ids.ipynb 20
 def add_collision_level(codes:np.ndarray) -> np.ndarray:
     "Append a column numbering the items that share the same codes (in item order), making IDs unique."
     _, inv = np.unique(codes, axis=0, return_inverse=True)
@@ -52,7 +142,7 @@ def add_collision_level(codes:np.ndarray) -> np.ndarray:
     rank[order] = np.arange(len(codes)) - np.repeat(starts, np.diff(np.r_[starts, len(codes)]))
     return np.column_stack([codes, rank])
 
-# %% ../nbs/03_semantic_ids.ipynb 14
+# %% ../nbs/03_semantic_ids.ipynb 23
 def id_stats(ids:np.ndarray, # codes with the collision level last, [n, n_levels + 1]
              codebook_size:int, # codes per codebook
             ) -> dict:
@@ -68,28 +158,119 @@ def id_stats(ids:np.ndarray, # codes with the collision level last, [n, n_levels
             "perplexity": [round(perplexity(codes[:, l]), 1) for l in range(codes.shape[1])],
             "tokens_added": int(codes.shape[1] * codebook_size + ids[:, -1].max() + 1)}
 
-# %% ../nbs/03_semantic_ids.ipynb 16
+# %% ../nbs/03_semantic_ids.ipynb 25
 def semantic_ids(emb:np.ndarray, # item embeddings
                  quantizer:str="rq_kmeans", # one of `QUANTIZERS`
-                 n_levels:int=2, codebook_size:int=256,
+                 cfg:dict|None=None, # preset settings (levels, codebook size, learned quantizers' training)
                  seed:int=0, # quantizer seed
                  cache_dir=None, # default `outputs/cache`
                 ) -> np.ndarray:
     "Unique Semantic IDs `[n_items, n_levels + 1]` (codes, then the collision number), cached by their inputs."
     check_choice("quantizer", quantizer, QUANTIZERS)
-    key = f"ids/{quantizer}-{n_levels}x{codebook_size}-s{seed}-{stable_hash(emb, quantizer, n_levels, codebook_size, seed)}"
-    return cached_npz(key, lambda: {"ids": add_collision_level(rq_kmeans(emb, n_levels, codebook_size, seed))}, cache_dir)["ids"]
+    cfg = cfg or get_config("default")
+    keys = ["n_levels", "codebook_size"] + (["quantizer_epochs", "quantizer_lr", "quantizer_batch_size", "latent_dim"] if quantizer in ("residual_lfq", "rq_vae") else [])
+    key = f"ids/{quantizer}-{cfg['n_levels']}x{cfg['codebook_size']}-s{seed}-{stable_hash(emb, quantizer, [cfg[k] for k in keys], seed)}"
+    return cached_npz(key, lambda: {"ids": add_collision_level(quantize(emb, quantizer, cfg, seed))}, cache_dir)["ids"]
 
-# %% ../nbs/03_semantic_ids.ipynb 18
-def id_token_vocab(ids:np.ndarray, codebook_size:int) -> list[str]:
+# %% ../nbs/03_semantic_ids.ipynb 27
+def _prefixes(ids:np.ndarray, prefixes=None) -> list[str]:
+    "Token prefix of each level (default `l0`, `l1`, ...)."
+    p = list(prefixes) if prefixes is not None else [f"l{l}" for l in range(ids.shape[1])]
+    if len(p) != ids.shape[1]: raise SemidError(f"{len(p)} prefixes for IDs of {ids.shape[1]} levels.")
+    return p
+
+def id_token_vocab(ids:np.ndarray, codebook_size:int, prefixes=None) -> list[str]:
     "Every token the IDs can use, level by level (added to the model's vocabulary)."
-    L = ids.shape[1] - 1
-    return [f"<l{l}_{c}>" for l in range(L) for c in range(codebook_size)] + [f"<l{L}_{c}>" for c in range(int(ids[:, -1].max()) + 1)]
+    p = _prefixes(ids, prefixes)
+    return [f"<{q}_{c}>" for q in p[:-1] for c in range(codebook_size)] + [f"<{p[-1]}_{c}>" for c in range(int(ids[:, -1].max()) + 1)]
 
-def id_tokens(ids:np.ndarray) -> list[list[str]]:
+def id_tokens(ids:np.ndarray, prefixes=None) -> list[list[str]]:
     "Each item's ID as its list of tokens, e.g. `['<l0_12>', '<l1_7>', '<l2_0>']`."
-    return [[f"<l{l}_{c}>" for l, c in enumerate(row)] for row in ids.tolist()]
+    p = _prefixes(ids, prefixes)
+    return [[f"<{q}_{c}>" for q, c in zip(p, row)] for row in ids.tolist()]
 
-def id_strings(ids:np.ndarray) -> list[str]:
+def id_strings(ids:np.ndarray, prefixes=None) -> list[str]:
     "Each item's ID as one string of tokens, e.g. `<l0_12><l1_7><l2_0>` (how IDs appear in prompts)."
-    return ["".join(t) for t in id_tokens(ids)]
+    return ["".join(t) for t in id_tokens(ids, prefixes)]
+
+# %% ../nbs/03_semantic_ids.ipynb 30
+@dataclass
+class IDSet:
+    "Semantic IDs of every item for one task, with the token prefix of each level."
+    ids: np.ndarray          # [n_items, L] codes, collision number last
+    codebook_size: int       # codes per (non-collision) level
+    prefixes: list = None    # token prefix per level (default l0, l1, ...)
+    def __post_init__(self): self.prefixes = _prefixes(self.ids, self.prefixes)
+    def tokens(self) -> list[list[str]]: return id_tokens(self.ids, self.prefixes)
+    def strings(self) -> list[str]: return id_strings(self.ids, self.prefixes)
+    def vocab(self) -> list[str]: return id_token_vocab(self.ids, self.codebook_size, self.prefixes)
+    def stats(self) -> dict: return id_stats(self.ids, self.codebook_size)
+
+# %% ../nbs/03_semantic_ids.ipynb 31
+SCHEMES = {"separate", "prefix_share"}  # constructions with a different ID per task
+
+def vocab_of(id_sets:dict) -> list[str]:
+    "The tokens every ID set of a construction adds, each once, in order."
+    return list(dict.fromkeys(t for s in id_sets.values() for t in s.vocab()))
+
+# %% ../nbs/03_semantic_ids.ipynb 34
+class PrefixShare(torch.nn.Module):
+    "Shared residual VQ, then one VQ per task over the (projected) residual; a decoder per task."
+    def __init__(self, d_search:int, d_rec:int, latent:int, n_shared:int, codebook_size:int, dead_code:float=1.):
+        from vector_quantize_pytorch import ResidualVQ, VectorQuantize
+        super().__init__()
+        vq = dict(codebook_size=codebook_size, kmeans_init=True, kmeans_iters=10, threshold_ema_dead_code=dead_code, commitment_weight=0.25, decay=0.95)
+        self.enc, self.shared = _mlp(d_search + d_rec, latent), ResidualVQ(dim=latent, num_quantizers=n_shared, **vq)
+        self.proj = torch.nn.ModuleDict({t: torch.nn.Linear(latent, latent) for t in ("search", "rec")})
+        self.vq = torch.nn.ModuleDict({t: VectorQuantize(dim=latent, **vq) for t in ("search", "rec")})
+        self.dec = torch.nn.ModuleDict({"search": _mlp(latent, d_search), "rec": _mlp(latent, d_rec)})
+    def forward(self, xs, xr):  # xs [B, d_search], xr [B, d_rec] -> (loss, {"shared"|"search"|"rec": codes})
+        q0, i0, c0 = self.shared(self.enc(torch.cat([xs, xr], 1))[:, None])
+        q0, r, loss, codes = q0[:, 0], None, c0.sum(), {"shared": i0[:, 0]}
+        for t, x in (("search", xs), ("rec", xr)):
+            qt, it, ct = self.vq[t](self.proj[t](self.enc(torch.cat([xs, xr], 1)) - q0))
+            loss = loss + ct.sum() + torch.nn.functional.mse_loss(self.dec[t](q0 + qt), x); codes[t] = it
+        return loss, codes
+
+def prefix_share_codes(v_search:np.ndarray, v_rec:np.ndarray, # the two embeddings of the items
+                       cfg:dict|None=None, seed:int=0) -> dict:
+    "Shared codes `[n, n_levels - 1]` and one search and one rec code per item, from a trained `PrefixShare`."
+    cfg = cfg or get_config("default")
+    set_seed(seed)
+    xs, xr = torch.tensor(l2_normalise(v_search)), torch.tensor(l2_normalise(v_rec))
+    m = PrefixShare(xs.shape[1], xr.shape[1], cfg["latent_dim"], cfg["n_levels"] - 1, cfg["codebook_size"])
+    _fit(m, lambda a, b: m(a, b)[0], [xs, xr], cfg["quantizer_epochs"], cfg["quantizer_lr"], cfg["quantizer_batch_size"], seed, "Prefix-share")
+    with torch.no_grad(): codes = m(xs, xr)[1]
+    return {k: v.numpy().astype(np.int64) for k, v in codes.items()}
+
+# %% ../nbs/03_semantic_ids.ipynb 36
+def build_id_sets(data, # an `SRData`
+                  construction:str="content", # an embedding space (`EMBEDDINGS`) or a scheme (`SCHEMES`)
+                  quantizer:str="rq_kmeans", # one of `QUANTIZERS` (`prefix_share` has its own quantizer: rq_kmeans only)
+                  cfg:dict|None=None, queries=None, seed:int=0, cache_dir=None) -> dict:
+    "`{'search': IDSet, 'rec': IDSet}` of a construction (one shared object unless the scheme separates tasks)."
+    from semid_nb.embeddings import EMBEDDINGS, item_embeddings
+    check_choice("embedding", construction, EMBEDDINGS | SCHEMES); check_choice("quantizer", quantizer, QUANTIZERS)
+    cfg = cfg or get_config("default")
+    K, emb = cfg["codebook_size"], lambda m: item_embeddings(data, m, cfg, queries, seed, cache_dir)
+    if construction in EMBEDDINGS:
+        shared = IDSet(semantic_ids(emb(construction), quantizer, cfg, seed, cache_dir), K)
+        return {"search": shared, "rec": shared}
+    L = cfg["n_levels"]
+    if construction == "separate":
+        return {t: IDSet(semantic_ids(emb(t), quantizer, cfg, seed, cache_dir), K, [f"{t[0]}{l}" for l in range(L + 1)]) for t in ("search", "rec")}
+    if quantizer != "rq_kmeans":
+        raise SemidError("prefix_share learns its own codebooks (an auto-encoder with a shared and two task codebooks); use quantizer='rq_kmeans'.")
+    if L < 2: raise SemidError("prefix_share needs n_levels >= 2 (shared levels, then one task level).")
+    vs, vr = emb("search"), emb("rec")
+    keys = [cfg[k] for k in ("n_levels", "codebook_size", "quantizer_epochs", "quantizer_lr", "quantizer_batch_size", "latent_dim")]
+    codes = cached_npz(f"ids/prefix_share-{L}x{K}-s{seed}-{stable_hash(vs, vr, keys, seed)}", lambda: prefix_share_codes(vs, vr, cfg, seed), cache_dir)
+    shared = [f"l{l}" for l in range(L - 1)]
+    return {t: IDSet(add_collision_level(np.column_stack([codes["shared"], codes[t]])), K, shared + [f"{t[0]}{L - 1}", f"{t[0]}{L}"])
+            for t in ("search", "rec")}
+
+# %% ../nbs/03_semantic_ids.ipynb 37
+def id_set_stats(id_sets:dict) -> dict:
+    "ID statistics of each distinct ID set (`shared`, or `search` and `rec`) and the tokens they add together."
+    sets = {"shared": id_sets["search"]} if id_sets["search"] is id_sets["rec"] else id_sets
+    return {**{k: s.stats() for k, s in sets.items()}, "tokens_added_total": len(vocab_of(id_sets))}

@@ -1,0 +1,61 @@
+"""The grid: killed in the middle and restarted, it loses no finished run and leaves no run looking finished
+that is not; the report builds the tables, figure and decoder comparison from the runs."""
+import json, os, signal, subprocess, sys, time
+from pathlib import Path
+import pandas as pd, pytest
+from semid_nb.core import SemidError
+from semid_nb.grid import run_grid, grid_runs, collect
+from semid_nb.experiment import run_name, is_finished
+from semid_nb.report import write_report, load_runs
+
+
+@pytest.fixture(scope="module")
+def out(tmp_path_factory): return tmp_path_factory.mktemp("grid")
+
+
+def _folders(out, seeds):
+    return [out/run_name(p) for p in grid_runs("smoke", seeds=seeds, out_dir=str(out))]
+
+
+def test_killed_grid_resumes(out):
+    cmd = [sys.executable, "-c", "import sys; from semid_nb.grid import main; main(sys.argv[1:])",
+           "--grid", "smoke", "--seeds", "0", "--out-dir", str(out), "--no-report"]
+    proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ.copy())
+    first, second = _folders(out, [0])[:2]
+    deadline = time.time() + 600
+    while not (is_finished(first) and second.exists()) and time.time() < deadline and proc.poll() is None: time.sleep(0.5)
+    assert is_finished(first) and second.exists(), "the grid did not get to its second run"
+    time.sleep(2)                                      # the second run is under way
+    os.killpg(proc.pid, signal.SIGKILL); proc.wait()   # kill the grid and its papermill kernels
+    done_before = (first/"DONE.json").stat().st_mtime_ns
+    assert not is_finished(second)                     # the interrupted run does not look finished
+    manifest = json.loads((out/"grid-smoke.json").read_text())
+    assert manifest["runs"][first.name] == "finished" and manifest["runs"][second.name] != "finished"
+    df = run_grid("smoke", seeds=[0], out_dir=str(out), progress=False)
+    assert (df.state == "finished").all() and all(is_finished(f) for f in _folders(out, [0]))
+    assert (first/"DONE.json").stat().st_mtime_ns == done_before  # the finished run was not redone
+
+
+def test_smoke_grid_and_report(out):
+    t = time.time(); run_grid("smoke", seeds=[0], out_dir=str(out), progress=False)
+    assert time.time() - t < 30                        # everything finished: nothing is rerun
+    df = run_grid("smoke", out_dir=str(out), progress=False)   # seeds 0 and 1: only seed 1 runs
+    assert len(df) == 6 and (df.state == "finished").all()
+    res = collect(df.folder)
+    assert len(res) == 6 and set(res.seed) == {0, 1}
+    rep = write_report(df.folder.tolist(), out/"report")
+    for f in ("table1.md", "table2.md", "table3.md", "table2.csv", "figure1.png", "runs.csv", "decoders.csv", "README.md"):
+        assert (rep/f).exists(), f
+    t2 = (rep/"table2.md").read_text()
+    assert "(a) Content" in t2 and "(b) Separate" in t2 and "± " in t2 and "*popularity*" in t2 and "*BM25*" in t2 and "*ENMF*" in t2
+    num = pd.read_csv(rep/"table2.csv", index_col=0)
+    runs = load_runs(df.folder)
+    assert num.loc["Content", "search mean"] == pytest.approx(runs[runs.embedding == "content"].search.mean())
+    dec = pd.read_csv(rep/"decoders.csv")
+    assert set(dec.decoder) == {"diverse beam search", "exact"} and (dec["recall@30"].between(0, 1)).all()
+
+
+def test_bad_grid_input(out):
+    with pytest.raises(SemidError, match="Choose one of"): run_grid("everything", out_dir=str(out))
+    with pytest.raises(SemidError, match="1 <= i <= n"): run_grid("smoke", shard_spec="3/2", out_dir=str(out))
+    with pytest.raises(SemidError, match="No finished runs"): load_runs([out/"nothing"])
