@@ -149,7 +149,7 @@ def train_model(model, tok, # the model and its tokenizer
                 loss = model(input_ids=x, attention_mask=am, labels=y).loss
             loss.backward(); torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step(); sched.step(); opt.zero_grad(set_to_none=True)
-            losses.append(loss.item()); bar.update(); bar.set_postfix(epoch=ep, loss=f"{np.mean(losses[-20:]):.3f}")
+            losses.append(loss.item()); bar.update(); bar.set_postfix(epoch=ep, loss=f"{np.mean(losses[-20:]):.3f}", refresh=False)  # refresh=True would bypass mininterval
     bar.close(); model.eval()
     secs = time.time() - t0
     return {"losses": losses, "seconds": secs, "examples_per_s": n * epochs / secs, "examples": n}

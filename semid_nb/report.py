@@ -202,8 +202,14 @@ def write_report(folders, # run folders (unfinished ones are skipped)
     md.append("## Every run\n\n" + per_run.to_markdown(index=False, floatfmt=".3f") + "\n")
     if decoder_run is not False:
         cand = runs[(runs.embedding == "content") & (runs.quantizer == "rq_kmeans")].folder.tolist() or runs.folder.tolist()
-        t = time.time(); dc = decoder_comparison(decoder_run or cand[0])
+        run = Path(decoder_run or cand[0])
+        stamp = {"run": str(run.resolve()), "done": json.loads((run/"DONE.json").read_text())}
+        old = json.loads((out/"decoders.json").read_text()) if (out/"decoders.json").exists() else {}
+        if old.get("stamp") == stamp: dc = pd.DataFrame(old["rows"])  # same finished run: no need to decode again
+        else:
+            dc = decoder_comparison(run)
+            write_json(out/"decoders.json", {"stamp": stamp, "rows": dc.to_dict("records")})
         dc.to_csv(out/"decoders.csv", index=False)
-        md.append(f"## Exact decoding vs diverse beam search ({Path(decoder_run or cand[0]).name})\n\n" + dc.to_markdown(index=False, floatfmt=".3f") + "\n")
+        md.append(f"## Exact decoding vs diverse beam search ({run.name})\n\n" + dc.to_markdown(index=False, floatfmt=".3f") + "\n")
     atomic_write(out/"README.md", "\n".join(md))
     return out

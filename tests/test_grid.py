@@ -53,6 +53,9 @@ def test_smoke_grid_and_report(out):
     assert num.loc["Content", "search mean"] == pytest.approx(runs[runs.embedding == "content"].search.mean())
     dec = pd.read_csv(rep/"decoders.csv")
     assert set(dec.decoder) == {"diverse beam search", "exact"} and (dec["recall@30"].between(0, 1)).all()
+    stamp = (rep/"decoders.json").stat().st_mtime_ns
+    write_report(df.folder.tolist(), out/"report")       # nothing changed: the decoder comparison is reused
+    assert (rep/"decoders.json").stat().st_mtime_ns == stamp and pd.read_csv(rep/"decoders.csv").equals(dec)
 
 
 def test_bad_grid_input(out):
