@@ -17,7 +17,7 @@ from .evaluation import evaluate, baselines, target_ranks, metrics_from_ranks
 
 # %% auto 0
 __all__ = ['PARAM_NAMES', 'DEFAULTS', 'DENSE_SPACE', 'NOTEBOOK', 'validate_params', 'run_name', 'is_finished', 'run_experiment',
-           'summary_table', 'main']
+           'summary_table', 'parse_overrides', 'main']
 
 # %% ../nbs/06_experiment.ipynb 7
 PARAM_NAMES = ["dataset", "data_dir", "queries", "embedding", "quantizer", "model", "seed", "preset", "overrides", "out_dir"]
@@ -105,6 +105,16 @@ def summary_table(run_dir) -> pd.DataFrame:
     return df.unstack("task").swaplevel(axis=1).sort_index(axis=1, level=0)[[t for t in m]].reindex(["semantic IDs", *[n for n in names.values() if n in {r for r, _ in rows}]])
 
 # %% ../nbs/06_experiment.ipynb 29
+def parse_overrides(pairs:list[str]) -> dict:
+    "`KEY=VALUE` strings from the command line as settings (values parsed as JSON when they are, else strings)."
+    over = {}
+    for kv in pairs:
+        k, _, v = kv.partition("=")
+        try: over[k] = json.loads(v)
+        except json.JSONDecodeError: over[k] = v
+    return over
+
+# %% ../nbs/06_experiment.ipynb 30
 def main(argv=None):
     "Command line: run one experiment (default: the CPU default on ml-100k) and print its results."
     ap = argparse.ArgumentParser(prog="semid-run", description="Run the semid_nb experiment notebook through papermill.")
@@ -114,11 +124,7 @@ def main(argv=None):
     ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="preset overrides, e.g. --set epochs=1 num_beams=20")
     ap.add_argument("--force", action="store_true", help="rerun even if the run is finished")
     a = ap.parse_args(argv)
-    over = {}
-    for kv in a.set:
-        k, _, v = kv.partition("=")
-        try: over[k] = json.loads(v)
-        except json.JSONDecodeError: over[k] = v
+    over = parse_overrides(a.set)
     params = {k: getattr(a, k) for k in DEFAULTS if k != "overrides"}
     try:
         run_dir = run_experiment(force=a.force, overrides=over, **params)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 from .core import SemidError, check_choice, get_config, write_json
-from .experiment import DEFAULTS, DENSE_SPACE, run_experiment, run_name, is_finished, validate_params
+from .experiment import DEFAULTS, DENSE_SPACE, run_experiment, run_name, is_finished, validate_params, parse_overrides
 
 # %% auto 0
 __all__ = ['TABLE2', 'TABLE3', 'GRIDS', 'grid_runs', 'shard', 'prepare_shared', 'run_grid', 'collect', 'main']
@@ -107,16 +107,11 @@ def run_grid(grid:str="default", # a name in `GRIDS`
 
 # %% ../nbs/07_grid.ipynb 13
 def collect(folders) -> pd.DataFrame:
-    "Metrics of finished runs, one row each (unfinished folders are left out)."
-    rows = []
-    for f in map(Path, folders):
-        if not is_finished(f): continue
-        p, m = json.loads((f/"params.json").read_text()), json.loads((f/"metrics.json").read_text())
-        rep = json.loads((f/"report.json").read_text())
-        rows.append({"embedding": p["params"]["embedding"], "quantizer": p["params"]["quantizer"], "seed": p["seed"],
-                     **{f"{t} R@30": m[t]["recall@30"] for t in ("search", "rec", "rec_head", "rec_torso")},
-                     "minutes": rep["seconds"]["total"] / 60, "folder": str(f)})
-    return pd.DataFrame(rows)
+    "Metrics of finished runs, one row each (unfinished folders are left out); read by `08_report`'s `load_runs`."
+    from semid_nb.report import load_runs, TASK_NAMES
+    try: runs = load_runs(folders)
+    except SemidError: return pd.DataFrame()
+    return runs[["embedding", "quantizer", "seed", *TASK_NAMES, "minutes", "folder"]].rename(columns={t: f"{t} R@30" for t in TASK_NAMES})
 
 # %% ../nbs/07_grid.ipynb 14
 def main(argv=None):
@@ -132,11 +127,7 @@ def main(argv=None):
     ap.add_argument("--force", action="store_true", help="rerun finished runs")
     ap.add_argument("--no-report", action="store_true", help="skip writing outputs/report")
     a = ap.parse_args(argv)
-    over = {}
-    for kv in a.set:
-        k, _, v = kv.partition("=")
-        try: over[k] = json.loads(v)
-        except json.JSONDecodeError: over[k] = v
+    over = parse_overrides(a.set)
     params = {k: getattr(a, k) for k in ("dataset", "data_dir", "queries", "model", "preset", "out_dir") if getattr(a, k) is not None}
     if over: params["overrides"] = over
     try:
