@@ -13,7 +13,7 @@ from .experiment import is_finished
 
 # %% auto 0
 __all__ = ['LABELS', 'TABLES', 'TASK_NAMES', 'hits', 'significant_wins', 'load_runs', 'make_table', 'figure1',
-           'decoder_comparison', 'write_report']
+           'decoder_comparison', 'enmf_table', 'write_report']
 
 # %% ../nbs/08_report.ipynb 4
 LABELS = {("content", "rq_kmeans"): "Content", ("search", "rq_kmeans"): "Search", ("rec", "rq_kmeans"): "Rec (ENMF)",
@@ -175,6 +175,22 @@ def decoder_comparison(folder, # a finished run (its checkpoint is loaded)
     return pd.DataFrame(rows)
 
 # %% ../nbs/08_report.ipynb 19
+_ID_COLUMNS = {"unique IDs": lambda v: v["unique_before_collisions"], "largest collision": lambda v: v["largest_collision_group"],
+               "codes used": lambda v: "/".join(map(str, v["codebook_usage"])), "perplexity": lambda v: "/".join(f"{x:.0f}" for x in v["perplexity"])}
+
+def _per_set(stats:dict, f) -> str:
+    "One ID statistic of a run, per ID set: `12` for one shared set, `search: 12, rec: 9` for two."
+    sets = {k: v for k, v in stats.items() if isinstance(v, dict)}
+    return str(f(sets["shared"])) if list(sets) == ["shared"] else ", ".join(f"{k}: {f(v)}" for k, v in sets.items())
+
+def enmf_table(runs:pd.DataFrame) -> pd.DataFrame:
+    "ENMF's validation Recall@30 for each learning rate tried (from the runs' yardsticks), marking the paper's and the chosen one."
+    y = next((r for r in runs.yardsticks if r and r.get("enmf_valid_recall@30")), None)
+    if y is None: return pd.DataFrame()
+    return pd.DataFrame([{"lr": float(lr), "validation R@30": v, "": ", ".join(n for n, c in (("paper", float(lr) == 0.001), ("chosen", float(lr) == y["enmf_lr"])) if c)}
+                         for lr, v in y["enmf_valid_recall@30"].items()])
+
+# %% ../nbs/08_report.ipynb 22
 def write_report(folders, # run folders (unfinished ones are skipped)
                  out_dir=None, # default `outputs/report`
                  decoder_run=None, # run for the decoder comparison (default: the first content/RQ-KMeans run); False to skip
@@ -196,10 +212,18 @@ def write_report(folders, # run folders (unfinished ones are skipped)
         md.append(f"## {titles[name]}\n\n{text}")
     figure1(runs, out/"figure1.png"); md.append("## Figure 1\n\n![Figure 1](figure1.png)\n")
     per_run = runs[["embedding", "quantizer", "seed", *TASK_NAMES, "minutes"]].copy()
-    per_run["unique IDs"] = [", ".join(f"{k}: {v['unique_before_collisions']}" for k, v in s.items() if isinstance(v, dict)) for s in runs.id_stats]
+    for col, f in _ID_COLUMNS.items(): per_run[col] = [_per_set(s, f) for s in runs.id_stats]
     per_run["tokens added"] = [s["tokens_added_total"] for s in runs.id_stats]
     per_run.to_csv(out/"runs.csv", index=False)
-    md.append("## Every run\n\n" + per_run.to_markdown(index=False, floatfmt=".3f") + "\n")
+    md.append("## Every run\n\nID statistics per ID set (`separate` and `prefix_share` have one per task): unique IDs before the "
+              "collision level, the largest group of items sharing an ID, codes used and perplexity per level.\n\n"
+              + per_run.to_markdown(index=False, floatfmt=".3f") + "\n")
+    enmf = enmf_table(runs)
+    if len(enmf):
+        enmf.to_csv(out/"enmf_lr.csv", index=False)
+        md.append("## ENMF's learning rate\n\nThe rec embeddings and the ENMF baseline use the learning rate with the best Recall@30 on "
+                  "the validation users (each user's second-to-last item), among the preset's `rec_lrs`; the paper's is 0.001.\n\n"
+                  + enmf.to_markdown(index=False, floatfmt=".4f") + "\n")
     if decoder_run is not False:
         cand = runs[(runs.embedding == "content") & (runs.quantizer == "rq_kmeans")].folder.tolist() or runs.folder.tolist()
         run = Path(decoder_run or cand[0])

@@ -44,8 +44,12 @@ def test_smoke_grid_and_report(out):
     res = collect(df.folder)
     assert len(res) == 6 and set(res.seed) == {0, 1}
     rep = write_report(df.folder.tolist(), out/"report")
-    for f in ("table1.md", "table2.md", "table3.md", "table2.csv", "figure1.png", "runs.csv", "decoders.csv", "README.md"):
+    for f in ("table1.md", "table2.md", "table3.md", "table2.csv", "figure1.png", "runs.csv", "decoders.csv", "enmf_lr.csv", "README.md"):
         assert (rep/f).exists(), f
+    per_run = pd.read_csv(rep/"runs.csv")
+    sep = per_run[per_run.embedding == "separate"].iloc[0]
+    assert sep["largest collision"].startswith("search: ") and ", rec: " in sep["largest collision"]
+    assert (pd.read_csv(rep/"enmf_lr.csv")["validation R@30"].between(0, 1)).all()
     t2 = (rep/"table2.md").read_text()
     assert "(a) Content" in t2 and "(b) Separate" in t2 and "± " in t2 and "*popularity*" in t2 and "*BM25*" in t2 and "*ENMF*" in t2
     num = pd.read_csv(rep/"table2.csv", index_col=0)
