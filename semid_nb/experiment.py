@@ -16,8 +16,8 @@ from .joint_model import check_model_source, build_model, item_token_ids, encode
 from .evaluation import evaluate, baselines, target_ranks, metrics_from_ranks
 
 # %% auto 0
-__all__ = ['PARAM_NAMES', 'DEFAULTS', 'DENSE_SPACE', 'NOTEBOOK', 'validate_params', 'run_name', 'is_finished', 'run_experiment',
-           'summary_table', 'parse_overrides', 'main']
+__all__ = ['PARAM_NAMES', 'DEFAULTS', 'DENSE_SPACE', 'NOTEBOOK', 'validate_params', 'run_name', 'peak_rss_mb', 'is_finished',
+           'run_experiment', 'summary_table', 'parse_overrides', 'main']
 
 # %% ../nbs/06_experiment.ipynb 7
 PARAM_NAMES = ["dataset", "data_dir", "queries", "embedding", "quantizer", "model", "seed", "preset", "overrides", "out_dir"]
@@ -48,7 +48,17 @@ def run_name(p:dict) -> str:
     tail = f"-{stable_hash(extra, n=8)}" if extra else ""
     return f"{p['dataset']}-{q}-{p['embedding']}-{p['quantizer']}-{m}-{p['preset']}-s{p['seed']}{tail}"
 
-# %% ../nbs/06_experiment.ipynb 26
+# %% ../nbs/06_experiment.ipynb 12
+def peak_rss_mb() -> float:
+    "Peak resident memory of this process in MiB (Linux `VmHWM`, else `ru_maxrss`)."
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"): return int(line.split()[1]) / 1024
+    except OSError: pass
+    r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return r / 2**20 if sys.platform == "darwin" else r / 1024  # bytes on macOS, KiB elsewhere
+
+# %% ../nbs/06_experiment.ipynb 29
 NOTEBOOK = "06_experiment.ipynb"
 
 def is_finished(run_dir) -> bool:
@@ -66,7 +76,7 @@ def _kernel() -> str:
     from jupyter_client.kernelspec import KernelSpecManager
     return "semid_nb" if "semid_nb" in KernelSpecManager().find_kernel_specs() else "python3"
 
-# %% ../nbs/06_experiment.ipynb 27
+# %% ../nbs/06_experiment.ipynb 30
 def run_experiment(force:bool=False, # rerun even when finished
                    progress:bool=True, # papermill's progress bar over cells
                    **params) -> Path:
@@ -92,7 +102,7 @@ def run_experiment(force:bool=False, # rerun even when finished
     write_json(run_dir/"DONE.json", {"seconds": time.time() - t0, "finished": time.strftime("%Y-%m-%dT%H:%M:%S")})
     return run_dir
 
-# %% ../nbs/06_experiment.ipynb 28
+# %% ../nbs/06_experiment.ipynb 31
 def summary_table(run_dir) -> pd.DataFrame:
     "Recall@30, Recall@10 and NDCG@10 of a finished run beside its baselines (dense retrieval, ENMF, popularity, random)."
     run_dir = Path(run_dir)
@@ -104,7 +114,7 @@ def summary_table(run_dir) -> pd.DataFrame:
     df.index.names = ["method", "task"]
     return df.unstack("task").swaplevel(axis=1).sort_index(axis=1, level=0)[[t for t in m]].reindex(["semantic IDs", *[n for n in names.values() if n in {r for r, _ in rows}]])
 
-# %% ../nbs/06_experiment.ipynb 29
+# %% ../nbs/06_experiment.ipynb 32
 def parse_overrides(pairs:list[str]) -> dict:
     "`KEY=VALUE` strings from the command line as settings (values parsed as JSON when they are, else strings)."
     over = {}
@@ -114,7 +124,7 @@ def parse_overrides(pairs:list[str]) -> dict:
         except json.JSONDecodeError: over[k] = v
     return over
 
-# %% ../nbs/06_experiment.ipynb 30
+# %% ../nbs/06_experiment.ipynb 33
 def main(argv=None):
     "Command line: run one experiment (default: the CPU default on ml-100k) and print its results."
     ap = argparse.ArgumentParser(prog="semid-run", description="Run the semid_nb experiment notebook through papermill.")
