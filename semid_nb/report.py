@@ -8,7 +8,7 @@ import json, time
 from itertools import combinations
 from pathlib import Path
 import numpy as np, pandas as pd
-from .core import SemidError, write_json, outputs_dir, atomic_write
+from .core import SemidError, PAPER, write_json, outputs_dir, atomic_write
 from .experiment import is_finished
 
 # %% auto 0
@@ -150,7 +150,7 @@ def decoder_comparison(folder, # a finished run (its checkpoint is loaded)
     from semid_nb.data import load_dataset, generate_queries, load_queries, rec_examples
     from semid_nb.semantic_ids import build_id_sets
     from semid_nb.joint_model import build_model, item_token_ids, search_prompt, rec_prompt
-    from semid_nb.evaluation import IDTrie, rank_items, exact_rank_items, target_ranks
+    from semid_nb.evaluation import IDTrie, rank_items, exact_rank_items, target_ranks, metrics_from_ranks
     folder = Path(folder); p = json.loads((folder/"params.json").read_text())
     cfg, prm, sseed = p["settings"], p["params"], p["shared_seed"]
     data = load_dataset(prm["dataset"], prm["data_dir"], cfg["head_frac"], cfg["max_items"], cfg["max_users"])
@@ -170,8 +170,8 @@ def decoder_comparison(folder, # a finished run (its checkpoint is loaded)
                                      cfg["eval_batch_size"], cfg["max_source_len"], progress=False)
             exact, e_qps = exact_rank_items(model, tok, prompts, trie, 30, 8, cfg["max_source_len"], progress=False)
         for name, ranked, qps in (("diverse beam search", beam, b_qps), ("exact", exact, e_qps)):
-            r = target_ranks(ranked, target)
-            rows.append({"task": task, "decoder": name, "recall@30": float(((r > 0) & (r <= 30)).mean()), "prompts/s": qps, "prompts": len(prompts)})
+            rows.append({"task": task, "decoder": name, "recall@30": metrics_from_ranks(target_ranks(ranked, target))["recall@30"],
+                         "prompts/s": qps, "prompts": len(prompts)})
     return pd.DataFrame(rows)
 
 # %% ../nbs/08_report.ipynb 19
@@ -187,7 +187,7 @@ def enmf_table(runs:pd.DataFrame) -> pd.DataFrame:
     "ENMF's validation Recall@30 for each learning rate tried (from the runs' yardsticks), marking the paper's and the chosen one."
     y = next((r for r in runs.yardsticks if r and r.get("enmf_valid_recall@30")), None)
     if y is None: return pd.DataFrame()
-    return pd.DataFrame([{"lr": float(lr), "validation R@30": v, "": ", ".join(n for n, c in (("paper", float(lr) == 0.001), ("chosen", float(lr) == y["enmf_lr"])) if c)}
+    return pd.DataFrame([{"lr": float(lr), "validation R@30": v, "": ", ".join(n for n, c in (("paper", float(lr) in PAPER["rec_lrs"]), ("chosen", float(lr) == y["enmf_lr"])) if c)}
                          for lr, v in y["enmf_valid_recall@30"].items()])
 
 # %% ../nbs/08_report.ipynb 22
@@ -222,7 +222,7 @@ def write_report(folders, # run folders (unfinished ones are skipped)
     if len(enmf):
         enmf.to_csv(out/"enmf_lr.csv", index=False)
         md.append("## ENMF's learning rate\n\nThe rec embeddings and the ENMF baseline use the learning rate with the best Recall@30 on "
-                  "the validation users (each user's second-to-last item), among the preset's `rec_lrs`; the paper's is 0.001.\n\n"
+                  f"the validation users (each user's second-to-last item), among the preset's `rec_lrs`; the paper's is {', '.join(map(str, PAPER['rec_lrs']))}.\n\n"
                   + enmf.to_markdown(index=False, floatfmt=".4f") + "\n")
     if decoder_run is not False:
         cand = runs[(runs.embedding == "content") & (runs.quantizer == "rq_kmeans")].folder.tolist() or runs.folder.tolist()

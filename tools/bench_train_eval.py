@@ -13,7 +13,7 @@ from semid_nb.core import get_config, get_device
 from semid_nb.data import load_dataset, generate_queries, rec_examples
 from semid_nb.semantic_ids import IDSet, vocab_of
 from semid_nb.joint_model import build_model, item_token_ids, encode_examples, train_model, search_prompt, rec_prompt
-from semid_nb.evaluation import IDTrie, rank_items, exact_rank_items, target_ranks
+from semid_nb.evaluation import IDTrie, rank_items, exact_rank_items, target_ranks, metrics_from_ranks
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--queries", type=int, default=2000)
@@ -33,17 +33,17 @@ ids = IDSet(codes, cfg["codebook_size"]); strings = ids.strings()
 train_q = qs[qs.split == "train"]
 rec_train = rec_examples(data, "train", cfg["max_history"], cfg["rec_targets_per_user"])
 sources = [search_prompt(q) for q in train_q["query"]] + [rec_prompt([strings[i] for i in h]) for h in rec_train.history]
-_, tok = build_model("t5-scratch", vocab_of({"s": ids}), list(train_q["query"]) + data.items.text.tolist() + ["search: recommend:"], cfg, 0)
+texts = list(train_q["query"]) + data.items.text.tolist() + ["search: recommend:"]  # the scratch tokenizer's training text
+_, tok = build_model("t5-scratch", vocab_of({"s": ids}), texts, cfg, 0)
 targets = item_token_ids(tok, ids)[np.concatenate([train_q.item.to_numpy(), rec_train.target.to_numpy()])]
 ex = encode_examples(tok, sources, targets, cfg["max_source_len"])
 out = {"device": torch.cuda.get_device_name() if dev.type == "cuda" else f"cpu ({torch.get_num_threads()} threads)", "torch": torch.__version__}
-texts = list(train_q["query"]) + data.items.text.tolist() + ["search: recommend:"]
 test_q = qs[qs.split == "test"].sample(a.queries, random_state=0)
 users = rec_examples(data, "test", cfg["max_history"]).sample(min(a.users, len(data.users)), random_state=0)
 trie = IDTrie(item_token_ids(tok, ids))
 tasks = (("search", [search_prompt(q) for q in test_q["query"]], test_q.item.to_numpy()),
          ("rec", [rec_prompt([strings[i] for i in hh]) for hh in users.history], users.target.to_numpy()))
-recall = lambda ranked, target: round(float(((lambda r: (r > 0) & (r <= 30))(target_ranks(ranked, target))).mean()), 3)
+recall = lambda ranked, target: round(metrics_from_ranks(target_ranks(ranked, target))["recall@30"], 3)
 for conf in a.configs:  # e.g. 8:grouped, 10:random
     ep, how = conf.split(":"); ep = int(ep)
     net, _ = build_model("t5-scratch", vocab_of({"s": ids}), texts, cfg, 0)
