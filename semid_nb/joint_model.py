@@ -6,28 +6,32 @@
 from __future__ import annotations
 import math, time
 from pathlib import Path
-import numpy as np, torch
+import numpy as np, pandas as pd, torch
 from tqdm import tqdm
 from .core import SemidError, get_device, set_seed
+from .data import rec_examples
 from .semantic_ids import id_tokens
 
 # %% auto 0
-__all__ = ['check_model_source', 'train_tokenizer', 'search_prompt', 'rec_prompt', 'build_model', 'item_token_ids',
-           'encode_examples', 'pad_batch', 'epoch_batches', 'train_model', 'save_checkpoint']
+__all__ = ['check_model_source', 'train_tokenizer', 'search_prompt', 'rec_prompt', 'search_prompts', 'rec_prompts', 'build_model',
+           'item_token_ids', 'encode_examples', 'pad_batch', 'tokenizer_texts', 'joint_examples', 'epoch_batches',
+           'train_model', 'save_checkpoint', 'train_settings', 'loss_figure']
 
 # %% ../nbs/04_joint_model.ipynb 5
 def check_model_source(model:str) -> str:
-    "`t5-scratch`, or the local folder holding `model`; raise a `SemidError` with a hint when it is not available offline."
+    "`t5-scratch`, or the local folder holding `model`; a `SemidError` with a hint when it is not available offline."
     if model == "t5-scratch": return model
     p = Path(model).expanduser()
     if p.is_dir():
-        if not (p/"config.json").exists(): raise SemidError(f"Model folder {p} has no config.json: save a model there with save_pretrained().")
+        if not (p/"config.json").exists():
+            raise SemidError(f"Model folder {p} has no config.json: save a model there with save_pretrained().")
         return str(p)
     from huggingface_hub import snapshot_download
     try: return snapshot_download(model, local_files_only=True)
     except Exception: pass
     raise SemidError(f"Model {model!r} is neither 't5-scratch', a local folder, nor in the Hugging Face cache. To use "
-                     f"google/flan-t5-base offline, download it where there is internet (`hf download google/flan-t5-base "
+                     f"google/flan-t5-base offline, download it where there is internet "
+                     "(`hf download google/flan-t5-base "
                      f"--local-dir flan-t5-base`), copy the folder here and pass model='path/to/flan-t5-base'.")
 
 # %% ../nbs/04_joint_model.ipynb 8
@@ -40,7 +44,8 @@ def train_tokenizer(texts:list[str], # text the prompts are made of (queries, it
     tk = Tokenizer(models.Unigram())
     tk.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase()])
     tk.pre_tokenizer, tk.decoder = pre_tokenizers.Metaspace(), decoders.Metaspace()
-    tk.train_from_iterator(texts, trainers.UnigramTrainer(vocab_size=vocab_size, special_tokens=["<pad>", "</s>", "<unk>"], unk_token="<unk>"))
+    tk.train_from_iterator(texts, trainers.UnigramTrainer(vocab_size=vocab_size,
+                                                          special_tokens=["<pad>", "</s>", "<unk>"], unk_token="<unk>"))
     tk.post_processor = processors.TemplateProcessing(single="$A </s>", special_tokens=[("</s>", 1)])
     return PreTrainedTokenizerFast(tokenizer_object=tk, pad_token="<pad>", eos_token="</s>", unk_token="<unk>")
 
@@ -52,6 +57,17 @@ def search_prompt(query:str) -> str:
 def rec_prompt(history_ids:list[str]) -> str:
     "The recommendation prompt for a history given as ID strings (oldest first)."
     return "recommend: " + " ".join(history_ids)
+
+def search_prompts(queries) -> list[str]:
+    "Search prompts for query texts."
+    return [search_prompt(q) for q in queries]
+
+def rec_prompts(histories, # item-id lists, oldest first
+                ids, # the `IDSet` recommendation prompts are written in
+               ) -> list[str]:
+    "Recommendation prompts for histories of item ids."
+    strings = ids.strings()
+    return [rec_prompt([strings[i] for i in h]) for h in histories]
 
 # %% ../nbs/04_joint_model.ipynb 14
 def build_model(model:str="t5-scratch", # "t5-scratch", a local folder, or a cached hub name
@@ -71,8 +87,10 @@ def build_model(model:str="t5-scratch", # "t5-scratch", a local folder, or a cac
     tok.add_tokens(list(id_tokens))
     if src == "t5-scratch":
         conf = T5Config(vocab_size=len(tok), d_model=cfg["d_model"], d_ff=cfg["d_ff"], num_layers=cfg["num_layers"],
-                        num_decoder_layers=cfg["num_layers"], num_heads=cfg["num_heads"], d_kv=cfg["d_model"] // cfg["num_heads"],
-                        decoder_start_token_id=tok.pad_token_id, pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)
+                        num_decoder_layers=cfg["num_layers"], num_heads=cfg["num_heads"],
+                        d_kv=cfg["d_model"] // cfg["num_heads"],
+                        decoder_start_token_id=tok.pad_token_id, pad_token_id=tok.pad_token_id,
+                        eos_token_id=tok.eos_token_id)
         m = T5ForConditionalGeneration(conf)
     else:
         m = T5ForConditionalGeneration.from_pretrained(src)
@@ -81,10 +99,12 @@ def build_model(model:str="t5-scratch", # "t5-scratch", a local folder, or a cac
 
 # %% ../nbs/04_joint_model.ipynb 18
 def item_token_ids(tok, ids) -> np.ndarray:
-    "Token ids `[n_items, L]` of every item's Semantic ID (an `IDSet` or a code array) in `tok`'s vocabulary (targets, decoding trie)."
+    "Token ids `[n_items, L]` of every item's Semantic ID (an `IDSet` or a code array) in `tok`'s vocabulary."
     toks = ids.tokens() if hasattr(ids, "tokens") else id_tokens(ids)
     out = np.array([tok.convert_tokens_to_ids(t) for t in toks])
-    if (out == tok.unk_token_id).any(): raise SemidError("Some ID tokens are not in the tokenizer's vocabulary; build the model with every ID set's vocab.")
+    if (out == tok.unk_token_id).any():
+        raise SemidError("Some ID tokens are not in the tokenizer's vocabulary; "
+                         "build the model with every ID set's vocab.")
     return out
 
 # %% ../nbs/04_joint_model.ipynb 21
@@ -109,12 +129,36 @@ def pad_batch(seqs:list[list[int]], pad:int, device=None) -> tuple:
     return ids.to(device), (ids != pad).long().to(device)
 
 # %% ../nbs/04_joint_model.ipynb 25
+def tokenizer_texts(data, # an `SRData`
+                    queries:pd.DataFrame, # the query table (its train split is used)
+                   ) -> list[str]:
+    "Text a scratch tokenizer is trained on: train queries, item texts and the task prefixes."
+    prefixes = f"{search_prompt('').strip()} {rec_prompt([]).strip()}"
+    return list(queries[queries.split == "train"]["query"]) + data.items.text.tolist() + [prefixes]
+
+def joint_examples(tok, # the tokenizer, with every ID token
+                   data, # an `SRData`
+                   queries:pd.DataFrame, # the query table (its train split is used)
+                   id_sets:dict, # {"search": IDSet, "rec": IDSet} of the construction
+                   cfg:dict, # preset settings: max_history, rec_targets_per_user, max_source_len
+                  ) -> dict:
+    "Tokenized training examples of both tasks (search first), with `n_search` and `n_rec`."
+    train_q = queries[queries.split == "train"]
+    rec = rec_examples(data, "train", cfg["max_history"], cfg["rec_targets_per_user"])
+    sources = search_prompts(train_q["query"]) + rec_prompts(rec.history, id_sets["rec"])
+    targets = np.concatenate([item_token_ids(tok, id_sets["search"])[train_q.item.to_numpy()],
+                              item_token_ids(tok, id_sets["rec"])[rec.target.to_numpy()]])
+    return {**encode_examples(tok, sources, targets, cfg["max_source_len"]), "n_search": len(train_q),
+            "n_rec": len(rec)}
+
+# %% ../nbs/04_joint_model.ipynb 28
 def epoch_batches(lengths:np.ndarray, # prompt length of each example
                   batch_size:int, g:torch.Generator, # batch size, random generator
                   group_by_length:bool=True, pool:int=50) -> list[list[int]]:
     "One epoch's batches of example indices: shuffled, and grouped by length within pools of `pool` batches."
     order = torch.randperm(len(lengths), generator=g).numpy()
-    if not group_by_length: return [b.tolist() for b in np.array_split(order, range(batch_size, len(order), batch_size))]
+    if not group_by_length:
+        return [b.tolist() for b in np.array_split(order, range(batch_size, len(order), batch_size))]
     batches = []
     for i in range(0, len(order), pool * batch_size):
         chunk = order[i:i + pool * batch_size]
@@ -122,12 +166,13 @@ def epoch_batches(lengths:np.ndarray, # prompt length of each example
         batches += [chunk[j:j + batch_size].tolist() for j in range(0, len(chunk), batch_size)]
     return [batches[i] for i in torch.randperm(len(batches), generator=g).tolist()]
 
-# %% ../nbs/04_joint_model.ipynb 27
+# %% ../nbs/04_joint_model.ipynb 30
 def train_model(model, tok, # the model and its tokenizer
                 examples:dict, # from `encode_examples`: source and target id lists
                 epochs:int=3, lr:float=2e-3, batch_size:int=128, weight_decay:float=0.01, warmup_ratio:float=0.05,
                 seed:int=0, device=None, progress:bool=True,
                 group_by_length:bool=True, # batches of similar prompt length (see `epoch_batches`)
+                callback=None, # called as callback(stage, step=, total=, epoch=, epochs=, loss=) after each step
                ) -> dict:
     "Train on the mixed examples; returns losses per step, examples/s and seconds."
     from transformers import get_linear_schedule_with_warmup
@@ -149,14 +194,31 @@ def train_model(model, tok, # the model and its tokenizer
                 loss = model(input_ids=x, attention_mask=am, labels=y).loss
             loss.backward(); torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step(); sched.step(); opt.zero_grad(set_to_none=True)
-            losses.append(loss.item()); bar.update(); bar.set_postfix(epoch=ep, loss=f"{np.mean(losses[-20:]):.3f}", refresh=False)  # refresh=True would bypass mininterval
+            losses.append(loss.item()); bar.update()
+            bar.set_postfix(epoch=ep, loss=f"{np.mean(losses[-20:]):.3f}", refresh=False)  # no refresh: mininterval
+            if callback: callback("training", final=len(losses) == total, step=len(losses), total=total,
+                                  epoch=ep + 1, epochs=epochs, loss=round(float(np.mean(losses[-20:])), 4))
     bar.close(); model.eval()
     secs = time.time() - t0
     return {"losses": losses, "seconds": secs, "examples_per_s": n * epochs / secs, "examples": n}
 
-# %% ../nbs/04_joint_model.ipynb 30
+# %% ../nbs/04_joint_model.ipynb 33
 def save_checkpoint(model, tok, path) -> Path:
     "Save model and tokenizer with `save_pretrained` (loadable with `build_model(path)`)."
     path = Path(path); path.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(path); tok.save_pretrained(path)
     return path
+
+# %% ../nbs/04_joint_model.ipynb 35
+def train_settings(cfg:dict) -> dict:
+    "The keyword arguments of `train_model` that the preset sets."
+    return {k: cfg[k] for k in ("epochs", "lr", "batch_size", "weight_decay", "warmup_ratio", "group_by_length")}
+
+def loss_figure(losses:list, # training loss per step
+                title:str="joint training"):
+    "A matplotlib figure of the training loss (rolling mean over 20 steps)."
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6, 3))
+    ax.plot(pd.Series(losses).rolling(20, min_periods=1).mean())
+    ax.set(xlabel="step", ylabel="loss (rolling mean)", title=title)
+    return fig

@@ -8,23 +8,21 @@ import math, time
 from dataclasses import dataclass
 import numpy as np, torch
 from tqdm import tqdm
-from .core import SemidError, check_choice, cached_npz, stable_hash, get_config, set_seed
+from .core import SemidError, Entry, Registry, cached_npz, stable_hash, get_config, set_seed, l2_normalise
+from .embeddings import SPACES, item_embeddings
 
 # %% auto 0
-__all__ = ['QUANTIZERS', 'SCHEMES', 'l2_normalise', 'rq_kmeans', 'dictionary_codes', 'residual_lfq_codes', 'RQVAE',
-           'rq_vae_codes', 'quantize', 'add_collision_level', 'id_stats', 'semantic_ids', 'id_token_vocab', 'id_tokens',
-           'id_strings', 'IDSet', 'vocab_of', 'PrefixShare', 'prefix_share_codes', 'build_id_sets', 'id_set_stats']
+__all__ = ['QUANTIZERS', 'SCHEMES', 'rq_kmeans', 'dictionary_codes', 'residual_lfq_codes', 'RQVAE', 'rq_vae_codes',
+           'random_codes', 'quantize', 'add_collision_level', 'id_stats', 'semantic_ids', 'id_token_vocab', 'id_tokens',
+           'id_strings', 'IDSet', 'vocab_of', 'separate_ids', 'PrefixShare', 'prefix_share_codes', 'prefix_share_ids',
+           'construction', 'constructions', 'check_construction', 'construction_spaces', 'dense_space', 'build_id_sets',
+           'id_set_stats']
 
 # %% ../nbs/03_semantic_ids.ipynb 4
-QUANTIZERS = {"rq_kmeans", "dictionary", "residual_lfq", "rq_vae"}  # quantizers
-
-# %% ../nbs/03_semantic_ids.ipynb 6
-def l2_normalise(x:np.ndarray) -> np.ndarray:
-    "Rows scaled to unit L2 norm (float32)."
-    x = np.asarray(x, dtype=np.float32)
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+QUANTIZERS = Registry("quantizer", inputs=("emb", "seed"))
 
 # %% ../nbs/03_semantic_ids.ipynb 7
+@QUANTIZERS.register("rq_kmeans", label="RQ-KMeans", settings=("n_levels", "codebook_size"), tables=(3,), row=1)
 def rq_kmeans(emb:np.ndarray, # item embeddings [n, d]
               n_levels:int=2, # codebooks
               codebook_size:int=256, # codes per codebook (a power of two)
@@ -34,8 +32,10 @@ def rq_kmeans(emb:np.ndarray, # item embeddings [n, d]
     "Greedy residual k-means codes `[n, n_levels]` of the L2-normalised embeddings (FAISS)."
     import faiss
     nbits = int(math.log2(codebook_size))
-    if 2 ** nbits != codebook_size: raise SemidError(f"codebook_size must be a power of two for FAISS, got {codebook_size}.")
-    if len(emb) < codebook_size: raise SemidError(f"{len(emb)} items cannot fill a codebook of {codebook_size}; lower codebook_size.")
+    if 2 ** nbits != codebook_size:
+        raise SemidError(f"codebook_size must be a power of two for FAISS, got {codebook_size}.")
+    if len(emb) < codebook_size:
+        raise SemidError(f"{len(emb)} items cannot fill a codebook of {codebook_size}; lower codebook_size.")
     x = l2_normalise(emb)
     rq = faiss.ResidualQuantizer(x.shape[1], n_levels, nbits)
     rq.train_type, rq.max_beam_size = faiss.ResidualQuantizer.Train_default, 1
@@ -45,22 +45,27 @@ def rq_kmeans(emb:np.ndarray, # item embeddings [n, d]
     return faiss.unpack_bitstrings(rq.compute_codes(x), n_levels, nbits).astype(np.int64)
 
 # %% ../nbs/03_semantic_ids.ipynb 11
+@QUANTIZERS.register("dictionary", label="dictionary learning", settings=("n_levels", "codebook_size"), tables=(3,),
+                     row=2)
 def dictionary_codes(emb:np.ndarray, # item embeddings [n, d]
                      n_levels:int=2, codebook_size:int=256, seed:int=0,
                      max_iter:int=20, # passes over the data per level
                      batch_size:int=256) -> np.ndarray:
-    "Residual dictionary-learning codes `[n, n_levels]` (scikit-learn's MiniBatchDictionaryLearning, one atom per level)."
+    "Residual dictionary-learning codes `[n, n_levels]` (scikit-learn's MiniBatchDictionaryLearning, one atom a level)."
     from sklearn.decomposition import MiniBatchDictionaryLearning
     x, codes = l2_normalise(emb), []
     for level in range(n_levels):
-        dl = MiniBatchDictionaryLearning(n_components=codebook_size, batch_size=batch_size, max_iter=max_iter, random_state=seed + level,
+        dl = MiniBatchDictionaryLearning(n_components=codebook_size, batch_size=batch_size, max_iter=max_iter,
+                                         random_state=seed + level,
                                          transform_algorithm="omp", transform_n_nonzero_coefs=1).fit(x)
         coef = dl.transform(x)
         codes.append(np.abs(coef).argmax(1)); x = (x - coef @ dl.components_).astype(np.float32)
     return np.stack(codes, 1).astype(np.int64)
 
 # %% ../nbs/03_semantic_ids.ipynb 14
-def _mlp(i:int, o:int, h:int=256): return torch.nn.Sequential(torch.nn.Linear(i, h), torch.nn.GELU(), torch.nn.Linear(h, o))
+def _mlp(i:int, o:int, h:int=256):
+    "Linear, GELU, linear."
+    return torch.nn.Sequential(torch.nn.Linear(i, h), torch.nn.GELU(), torch.nn.Linear(h, o))
 
 def _fit(module, loss_fn, xs:list, epochs:int, lr:float, batch_size:int, seed:int, desc:str) -> list:
     "Train `module` with Adam on minibatches of the tensors `xs`; returns the loss per epoch."
@@ -71,12 +76,17 @@ def _fit(module, loss_fn, xs:list, epochs:int, lr:float, batch_size:int, seed:in
     for _ in tqdm(range(epochs), desc=desc, mininterval=10):
         tot = 0.
         for b in torch.randperm(n, generator=g).split(batch_size):
-            loss = loss_fn(*[x[b] for x in xs]); opt.zero_grad(); loss.backward(); opt.step(); tot += loss.item() * len(b)
+            loss = loss_fn(*[x[b] for x in xs]); opt.zero_grad(); loss.backward(); opt.step()
+            tot += loss.item() * len(b)
         hist.append(tot / n)
     module.eval()
     return hist
 
 # %% ../nbs/03_semantic_ids.ipynb 15
+_TRAINING = {"epochs": "quantizer_epochs", "lr": "quantizer_lr", "batch_size": "quantizer_batch_size"}
+
+@QUANTIZERS.register("residual_lfq", label="ResidualLFQ", settings=("n_levels", "codebook_size", *_TRAINING.items()),
+                     tables=(3,), row=3)
 def residual_lfq_codes(emb:np.ndarray, n_levels:int=2, codebook_size:int=256, seed:int=0,
                        epochs:int=200, lr:float=1e-3, batch_size:int=1024) -> np.ndarray:
     "Codes `[n, n_levels]` of a ResidualLFQ trained to reconstruct the L2-normalised embeddings."
@@ -98,12 +108,15 @@ class RQVAE(torch.nn.Module):
         from vector_quantize_pytorch import ResidualVQ
         super().__init__()
         self.enc, self.dec = _mlp(dim, latent), _mlp(latent, dim)
-        self.rq = ResidualVQ(dim=latent, num_quantizers=n_levels, codebook_size=codebook_size, kmeans_init=True, kmeans_iters=10,
+        self.rq = ResidualVQ(dim=latent, num_quantizers=n_levels, codebook_size=codebook_size, kmeans_init=True,
+                             kmeans_iters=10,
                              threshold_ema_dead_code=dead_code, commitment_weight=0.25, decay=0.95)
     def forward(self, x):  # x: [B, dim] -> (reconstruction [B, dim], codes [B, n_levels], commitment loss)
         q, idx, commit = self.rq(self.enc(x)[:, None])
         return self.dec(q[:, 0]), idx[:, 0], commit.sum()
 
+@QUANTIZERS.register("rq_vae", label="RQ-VAE", settings=("n_levels", "codebook_size", "latent_dim", *_TRAINING.items()),
+                     tables=(3,), row=4)
 def rq_vae_codes(emb:np.ndarray, n_levels:int=2, codebook_size:int=256, seed:int=0,
                  epochs:int=200, lr:float=1e-3, batch_size:int=1024, latent_dim:int=64) -> np.ndarray:
     "Codes `[n, n_levels]` of an RQ-VAE trained on the L2-normalised embeddings."
@@ -115,23 +128,31 @@ def rq_vae_codes(emb:np.ndarray, n_levels:int=2, codebook_size:int=256, seed:int
     _fit(m, loss, [x], epochs, lr, batch_size, seed, "RQ-VAE")
     with torch.no_grad(): return m(x)[1].numpy().astype(np.int64)
 
-# %% ../nbs/03_semantic_ids.ipynb 18
+# %% ../nbs/03_semantic_ids.ipynb 19
+@QUANTIZERS.register("random", label="random IDs", settings=("n_levels", "codebook_size"), tables=(3,), row=5)
+def random_codes(emb:np.ndarray, # item embeddings (only their number is used)
+                 n_levels:int=2, codebook_size:int=256, seed:int=0) -> np.ndarray:
+    "Uniformly random codes `[n, n_levels]`, independent of the embeddings."
+    return np.random.default_rng(seed).integers(0, codebook_size, (len(emb), n_levels)).astype(np.int64)
+
+# %% ../nbs/03_semantic_ids.ipynb 22
 def quantize(emb:np.ndarray, # item embeddings
-             quantizer:str="rq_kmeans", # one of `QUANTIZERS`
+             quantizer:str="rq_kmeans", # a name in `QUANTIZERS`
              cfg:dict|None=None, # preset settings (levels, codebook size, training of learned quantizers)
              seed:int=0) -> np.ndarray:
-    "Integer codes `[n_items, n_levels]` from any quantizer."
-    check_choice("quantizer", quantizer, QUANTIZERS)
-    cfg = cfg or get_config("default")
-    L, K = cfg["n_levels"], cfg["codebook_size"]
+    "Integer codes `[n_items, n_levels]` from any registered quantizer."
+    q, cfg = QUANTIZERS[quantizer], cfg or get_config("default")
+    K = cfg["codebook_size"]
     if len(emb) < K: raise SemidError(f"{len(emb)} items cannot fill a codebook of {K}; lower codebook_size.")
-    train = dict(epochs=cfg["quantizer_epochs"], lr=cfg["quantizer_lr"], batch_size=cfg["quantizer_batch_size"])
-    if quantizer == "rq_kmeans": return rq_kmeans(emb, L, K, seed)
-    if quantizer == "dictionary": return dictionary_codes(emb, L, K, seed)
-    if quantizer == "residual_lfq": return residual_lfq_codes(emb, L, K, seed, **train)
-    return rq_vae_codes(emb, L, K, seed, latent_dim=cfg["latent_dim"], **train)
+    codes = np.asarray(q(cfg, emb=emb, seed=seed))
+    ok = codes.ndim == 2 and len(codes) == len(emb) and np.issubdtype(codes.dtype, np.integer)
+    if not ok or codes.min() < 0 or codes.max() >= K:
+        raise SemidError(f"Quantizer {quantizer!r} returned {codes.dtype} codes of shape {codes.shape}; "
+                         "it must return integers "
+                         f"in [0, {K}) of shape ({len(emb)}, levels).")
+    return codes.astype(np.int64)
 
-# %% ../nbs/03_semantic_ids.ipynb 20
+# %% ../nbs/03_semantic_ids.ipynb 25
 def add_collision_level(codes:np.ndarray) -> np.ndarray:
     "Append a column numbering the items that share the same codes (in item order), making IDs unique."
     _, inv = np.unique(codes, axis=0, return_inverse=True)
@@ -142,7 +163,7 @@ def add_collision_level(codes:np.ndarray) -> np.ndarray:
     rank[order] = np.arange(len(codes)) - np.repeat(starts, np.diff(np.r_[starts, len(codes)]))
     return np.column_stack([codes, rank])
 
-# %% ../nbs/03_semantic_ids.ipynb 23
+# %% ../nbs/03_semantic_ids.ipynb 28
 def id_stats(ids:np.ndarray, # codes with the collision level last, [n, n_levels + 1]
              codebook_size:int, # codes per codebook
             ) -> dict:
@@ -158,7 +179,7 @@ def id_stats(ids:np.ndarray, # codes with the collision level last, [n, n_levels
             "perplexity": [round(perplexity(codes[:, l]), 1) for l in range(codes.shape[1])],
             "tokens_added": int(codes.shape[1] * codebook_size + ids[:, -1].max() + 1)}
 
-# %% ../nbs/03_semantic_ids.ipynb 25
+# %% ../nbs/03_semantic_ids.ipynb 30
 def semantic_ids(emb:np.ndarray, # item embeddings
                  quantizer:str="rq_kmeans", # one of `QUANTIZERS`
                  cfg:dict|None=None, # preset settings (levels, codebook size, learned quantizers' training)
@@ -166,13 +187,12 @@ def semantic_ids(emb:np.ndarray, # item embeddings
                  cache_dir=None, # default `outputs/cache`
                 ) -> np.ndarray:
     "Unique Semantic IDs `[n_items, n_levels + 1]` (codes, then the collision number), cached by their inputs."
-    check_choice("quantizer", quantizer, QUANTIZERS)
-    cfg = cfg or get_config("default")
-    keys = ["n_levels", "codebook_size"] + (["quantizer_epochs", "quantizer_lr", "quantizer_batch_size", "latent_dim"] if quantizer in ("residual_lfq", "rq_vae") else [])
-    key = f"ids/{quantizer}-{cfg['n_levels']}x{cfg['codebook_size']}-s{seed}-{stable_hash(emb, quantizer, [cfg[k] for k in keys], seed)}"
+    q, cfg = QUANTIZERS[quantizer], cfg or get_config("default")
+    h = stable_hash(emb, quantizer, q.kwargs(cfg), seed)
+    key = f"ids/{quantizer}-{cfg['n_levels']}x{cfg['codebook_size']}-s{seed}-{h}"
     return cached_npz(key, lambda: {"ids": add_collision_level(quantize(emb, quantizer, cfg, seed))}, cache_dir)["ids"]
 
-# %% ../nbs/03_semantic_ids.ipynb 27
+# %% ../nbs/03_semantic_ids.ipynb 32
 def _prefixes(ids:np.ndarray, prefixes=None) -> list[str]:
     "Token prefix of each level (default `l0`, `l1`, ...)."
     p = list(prefixes) if prefixes is not None else [f"l{l}" for l in range(ids.shape[1])]
@@ -182,7 +202,8 @@ def _prefixes(ids:np.ndarray, prefixes=None) -> list[str]:
 def id_token_vocab(ids:np.ndarray, codebook_size:int, prefixes=None) -> list[str]:
     "Every token the IDs can use, level by level (added to the model's vocabulary)."
     p = _prefixes(ids, prefixes)
-    return [f"<{q}_{c}>" for q in p[:-1] for c in range(codebook_size)] + [f"<{p[-1]}_{c}>" for c in range(int(ids[:, -1].max()) + 1)]
+    codes = [f"<{q}_{c}>" for q in p[:-1] for c in range(codebook_size)]
+    return codes + [f"<{p[-1]}_{c}>" for c in range(int(ids[:, -1].max()) + 1)]
 
 def id_tokens(ids:np.ndarray, prefixes=None) -> list[list[str]]:
     "Each item's ID as its list of tokens, e.g. `['<l0_12>', '<l1_7>', '<l2_0>']`."
@@ -193,7 +214,7 @@ def id_strings(ids:np.ndarray, prefixes=None) -> list[str]:
     "Each item's ID as one string of tokens, e.g. `<l0_12><l1_7><l2_0>` (how IDs appear in prompts)."
     return ["".join(t) for t in id_tokens(ids, prefixes)]
 
-# %% ../nbs/03_semantic_ids.ipynb 30
+# %% ../nbs/03_semantic_ids.ipynb 35
 @dataclass
 class IDSet:
     "Semantic IDs of every item for one task, with the token prefix of each level."
@@ -206,20 +227,32 @@ class IDSet:
     def vocab(self) -> list[str]: return id_token_vocab(self.ids, self.codebook_size, self.prefixes)
     def stats(self) -> dict: return id_stats(self.ids, self.codebook_size)
 
-# %% ../nbs/03_semantic_ids.ipynb 31
-SCHEMES = {"separate", "prefix_share"}  # constructions with a different ID per task
-
+# %% ../nbs/03_semantic_ids.ipynb 36
 def vocab_of(id_sets:dict) -> list[str]:
     "The tokens every ID set of a construction adds, each once, in order."
     return list(dict.fromkeys(t for s in id_sets.values() for t in s.vocab()))
 
-# %% ../nbs/03_semantic_ids.ipynb 34
+# %% ../nbs/03_semantic_ids.ipynb 39
+SCHEMES = Registry("scheme", inputs=("data", "queries", "seed", "cache_dir", "cfg", "quantizer"))
+
+@SCHEMES.register("separate", label="Separate", needs=("search", "rec"), tables=(2,), row=4, dense="search")
+def separate_ids(search:np.ndarray, rec:np.ndarray, # the items' search and rec embeddings
+                 quantizer:str, cfg:dict, seed:int, cache_dir) -> dict:
+    "A search ID set and a rec ID set, each from its own space, with task tokens (`s0..`, `r0..`)."
+    out = {}
+    for t, emb in (("search", search), ("rec", rec)):
+        ids = semantic_ids(emb, quantizer, cfg, seed, cache_dir)
+        out[t] = IDSet(ids, cfg["codebook_size"], [f"{t[0]}{l}" for l in range(ids.shape[1])])
+    return out
+
+# %% ../nbs/03_semantic_ids.ipynb 41
 class PrefixShare(torch.nn.Module):
     "Shared residual VQ, then one VQ per task over the (projected) residual; a decoder per task."
     def __init__(self, d_search:int, d_rec:int, latent:int, n_shared:int, codebook_size:int, dead_code:float=1.):
         from vector_quantize_pytorch import ResidualVQ, VectorQuantize
         super().__init__()
-        vq = dict(codebook_size=codebook_size, kmeans_init=True, kmeans_iters=10, threshold_ema_dead_code=dead_code, commitment_weight=0.25, decay=0.95)
+        vq = dict(codebook_size=codebook_size, kmeans_init=True, kmeans_iters=10, threshold_ema_dead_code=dead_code,
+                  commitment_weight=0.25, decay=0.95)
         self.enc, self.shared = _mlp(d_search + d_rec, latent), ResidualVQ(dim=latent, num_quantizers=n_shared, **vq)
         self.proj = torch.nn.ModuleDict({t: torch.nn.Linear(latent, latent) for t in ("search", "rec")})
         self.vq = torch.nn.ModuleDict({t: VectorQuantize(dim=latent, **vq) for t in ("search", "rec")})
@@ -233,43 +266,80 @@ class PrefixShare(torch.nn.Module):
         return loss, codes
 
 def prefix_share_codes(v_search:np.ndarray, v_rec:np.ndarray, # the two embeddings of the items
-                       cfg:dict|None=None, seed:int=0) -> dict:
+                       n_levels:int=2, codebook_size:int=256, seed:int=0,
+                       epochs:int=200, lr:float=1e-3, batch_size:int=256, latent_dim:int=64) -> dict:
     "Shared codes `[n, n_levels - 1]` and one search and one rec code per item, from a trained `PrefixShare`."
-    cfg = cfg or get_config("default")
     set_seed(seed)
     xs, xr = torch.tensor(l2_normalise(v_search)), torch.tensor(l2_normalise(v_rec))
-    m = PrefixShare(xs.shape[1], xr.shape[1], cfg["latent_dim"], cfg["n_levels"] - 1, cfg["codebook_size"])
-    _fit(m, lambda a, b: m(a, b)[0], [xs, xr], cfg["quantizer_epochs"], cfg["quantizer_lr"], cfg["quantizer_batch_size"], seed, "Prefix-share")
+    m = PrefixShare(xs.shape[1], xr.shape[1], latent_dim, n_levels - 1, codebook_size)
+    _fit(m, lambda a, b: m(a, b)[0], [xs, xr], epochs, lr, batch_size, seed, "Prefix-share")
     with torch.no_grad(): codes = m(xs, xr)[1]
     return {k: v.numpy().astype(np.int64) for k, v in codes.items()}
 
-# %% ../nbs/03_semantic_ids.ipynb 36
-def build_id_sets(data, # an `SRData`
-                  construction:str="content", # an embedding space (`EMBEDDINGS`) or a scheme (`SCHEMES`)
-                  quantizer:str="rq_kmeans", # one of `QUANTIZERS` (`prefix_share` has its own quantizer: rq_kmeans only)
-                  cfg:dict|None=None, queries=None, seed:int=0, cache_dir=None) -> dict:
-    "`{'search': IDSet, 'rec': IDSet}` of a construction (one shared object unless the scheme separates tasks)."
-    from semid_nb.embeddings import EMBEDDINGS, item_embeddings
-    check_choice("embedding", construction, EMBEDDINGS | SCHEMES); check_choice("quantizer", quantizer, QUANTIZERS)
-    cfg = cfg or get_config("default")
-    K, emb = cfg["codebook_size"], lambda m: item_embeddings(data, m, cfg, queries, seed, cache_dir)
-    if construction in EMBEDDINGS:
-        shared = IDSet(semantic_ids(emb(construction), quantizer, cfg, seed, cache_dir), K)
-        return {"search": shared, "rec": shared}
-    L = cfg["n_levels"]
-    if construction == "separate":
-        return {t: IDSet(semantic_ids(emb(t), quantizer, cfg, seed, cache_dir), K, [f"{t[0]}{l}" for l in range(L + 1)]) for t in ("search", "rec")}
-    if quantizer != "rq_kmeans":
-        raise SemidError("prefix_share learns its own codebooks (an auto-encoder with a shared and two task codebooks); use quantizer='rq_kmeans'.")
-    if L < 2: raise SemidError("prefix_share needs n_levels >= 2 (shared levels, then one task level).")
-    vs, vr = emb("search"), emb("rec")
-    keys = [cfg[k] for k in ("n_levels", "codebook_size", "quantizer_epochs", "quantizer_lr", "quantizer_batch_size", "latent_dim")]
-    codes = cached_npz(f"ids/prefix_share-{L}x{K}-s{seed}-{stable_hash(vs, vr, keys, seed)}", lambda: prefix_share_codes(vs, vr, cfg, seed), cache_dir)
+# %% ../nbs/03_semantic_ids.ipynb 43
+@SCHEMES.register("prefix_share", label="Prefix-share", needs=("search", "rec"), tables=(2,), row=5, dense="search",
+                  settings=("n_levels", "codebook_size", "latent_dim", *_TRAINING.items()),
+                  quantizers=("rq_kmeans",),
+                  why="it learns its own codebooks (an auto-encoder with a shared and two task codebooks)")
+def prefix_share_ids(search:np.ndarray, rec:np.ndarray, # the items' search and rec embeddings
+                     seed:int, cache_dir, n_levels:int, codebook_size:int, latent_dim:int, epochs:int, lr:float,
+                     batch_size:int) -> dict:
+    "A shared code (`l` tokens) then a task code (`s`/`r` tokens) per item, from a trained `PrefixShare`; cached."
+    if n_levels < 2: raise SemidError("prefix_share needs n_levels >= 2 (shared levels, then one task level).")
+    L, K, train = n_levels, codebook_size, (latent_dim, epochs, lr, batch_size)
+    codes = cached_npz(f"ids/prefix_share-{L}x{K}-s{seed}-{stable_hash(search, rec, [L, K, *train], seed)}",
+                       lambda: prefix_share_codes(search, rec, L, K, seed, epochs, lr, batch_size, latent_dim),
+                       cache_dir)
     shared = [f"l{l}" for l in range(L - 1)]
-    return {t: IDSet(add_collision_level(np.column_stack([codes["shared"], codes[t]])), K, shared + [f"{t[0]}{L - 1}", f"{t[0]}{L}"])
+    return {t: IDSet(add_collision_level(np.column_stack([codes["shared"], codes[t]])), K,
+                     shared + [f"{t[0]}{L - 1}", f"{t[0]}{L}"])
             for t in ("search", "rec")}
 
-# %% ../nbs/03_semantic_ids.ipynb 37
+# %% ../nbs/03_semantic_ids.ipynb 45
+def construction(name:str) -> Entry:
+    "The registry entry of a construction: a space (`SPACES`) or a scheme (`SCHEMES`)."
+    if name in SCHEMES: return SCHEMES[name]
+    if name in SPACES: return SPACES[name]
+    raise SemidError(f"Unknown embedding {name!r}. Choose one of: {', '.join([*SPACES, *SCHEMES])}.")
+
+def constructions() -> list:
+    "Every construction's entry: the spaces, then the schemes."
+    return SPACES.values() + SCHEMES.values()
+
+def check_construction(name:str, # a construction
+                       quantizer:str, # a quantizer
+                      ) -> tuple:
+    "`(construction entry, quantizer entry)`, or a `SemidError` when either is unknown or they do not go together."
+    c, q = construction(name), QUANTIZERS[quantizer]
+    if c.meta.get("quantizers") and quantizer not in c.meta["quantizers"]:
+        allowed = " or ".join(map(repr, c.meta["quantizers"]))
+        raise SemidError(f"{name} runs with quantizer {allowed} only: {c.meta.get('why', '')}.")
+    return c, q
+
+def construction_spaces(name:str) -> list:
+    "The embedding spaces a construction reads."
+    return list(SCHEMES[name].needs) if name in SCHEMES else [name]
+
+def dense_space(name:str) -> str:
+    "The text space whose bi-encoder is a construction's dense search yardstick (its own when it has one)."
+    c = construction(name)
+    return c.meta.get("dense") or (name if c.meta.get("encoder") else "content")
+
+# %% ../nbs/03_semantic_ids.ipynb 47
+def build_id_sets(data, # an `SRData`
+                  construction:str="content", # a space (`SPACES`) or a scheme (`SCHEMES`)
+                  quantizer:str="rq_kmeans", # a name in `QUANTIZERS`
+                  cfg:dict|None=None, queries=None, seed:int=0, cache_dir=None) -> dict:
+    "`{'search': IDSet, 'rec': IDSet}` of a construction (one shared object unless the scheme separates tasks)."
+    c, _ = check_construction(construction, quantizer)
+    cfg = cfg or get_config("default")
+    emb = {n: item_embeddings(data, n, cfg, queries, seed, cache_dir) for n in construction_spaces(construction)}
+    if construction in SCHEMES:
+        return c(cfg, data=data, queries=queries, seed=seed, cache_dir=cache_dir, cfg=cfg, quantizer=quantizer, **emb)
+    shared = IDSet(semantic_ids(emb[construction], quantizer, cfg, seed, cache_dir), cfg["codebook_size"])
+    return {"search": shared, "rec": shared}
+
+# %% ../nbs/03_semantic_ids.ipynb 48
 def id_set_stats(id_sets:dict) -> dict:
     "ID statistics of each distinct ID set (`shared`, or `search` and `rec`) and the tokens they add together."
     sets = {"shared": id_sets["search"]} if id_sets["search"] is id_sets["rec"] else id_sets

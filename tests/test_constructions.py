@@ -4,12 +4,13 @@ import json
 import numpy as np, pandas as pd, pytest
 from semid_nb.core import get_config
 from semid_nb.data import load_dataset, generate_queries
-from semid_nb.embeddings import item_embeddings, enmf, enmf_rec_ranks, bi_encoder, finetune_bi_encoder, load_sentence_model, cooccurrence_pairs
-from semid_nb.semantic_ids import build_id_sets, id_set_stats, quantize, add_collision_level, id_stats, prefix_share_codes
+from semid_nb.embeddings import SPACES, item_embeddings, enmf, finetune_bi_encoder, load_sentence_model, cooccurrence_pairs
+from semid_nb.semantic_ids import QUANTIZERS, SCHEMES, build_id_sets, id_set_stats, quantize, add_collision_level, id_stats, prefix_share_codes
 from semid_nb.experiment import run_experiment, is_finished
+from semid_nb.grid import grid_rows
 
-CONSTRUCTIONS = [(e, "rq_kmeans") for e in ["content", "search", "rec", "multitask", "fused_concat", "fused_svd", "separate", "prefix_share"]]
-CONSTRUCTIONS += [("multitask", q) for q in ["dictionary", "residual_lfq", "rq_vae"]]
+CONSTRUCTIONS = grid_rows("default")  # every row of the paper's tables, from the registries
+BUILT_IN_QUANTIZERS = [q for q in QUANTIZERS if QUANTIZERS[q].source is None]
 
 
 @pytest.fixture(scope="module")
@@ -30,14 +31,14 @@ def test_construction_runs_end_to_end(runs_dir, embedding, quantizer):
     m, rep = json.loads((run/"metrics.json").read_text()), json.loads((run/"report.json").read_text())
     assert all(0 <= m[t]["recall@30"] <= 1 for t in ("search", "rec"))
     stats = rep["id_stats"]
-    sets = ["search", "rec"] if embedding in ("separate", "prefix_share") else ["shared"]
+    sets = ["search", "rec"] if embedding in SCHEMES else ["shared"]
     assert set(stats) == {*sets, "tokens_added_total"}
     for s in sets: assert {"unique_before_collisions", "codebook_usage", "perplexity", "largest_collision_group", "tokens_added"} <= set(stats[s])
     if embedding == "separate": assert stats["tokens_added_total"] == stats["search"]["tokens_added"] + stats["rec"]["tokens_added"]
     if embedding == "prefix_share":  # the shared level's tokens are counted once
         assert stats["tokens_added_total"] == stats["search"]["tokens_added"] + stats["rec"]["tokens_added"] - 8
     assert 0 <= rep["baselines"]["enmf"]["rec"]["recall@30"] <= 1 and "dense_bi_encoder" in rep["baselines"]
-    assert ("dense_next_item" in rep["baselines"]) == (embedding not in ("separate", "prefix_share"))
+    assert ("dense_next_item" in rep["baselines"]) == (embedding in SPACES)
 
 
 def test_scheme_tokens(smoke):
@@ -61,7 +62,7 @@ def full():
 
 def test_enmf_beats_popularity_on_validation_users(full):
     cfg, data, _ = full
-    f = enmf(data, {**cfg, "rec_lrs": [0.01]})  # the default preset's choice by validation (30 epochs)
+    f = enmf(data, **{**SPACES["rec"].kwargs(cfg), "lrs": [0.01]})  # the default preset's choice by validation (30 epochs)
     users = data.users
     valid = np.array([data.valid[u] for u in users])
     # rank with ENMF factors, excluding only train items (the validation item is the target)
@@ -86,7 +87,7 @@ def test_multitask_loss_goes_down(full):
     assert np.mean(h["losses"][-10:]) < h["losses"][0] - 0.5
 
 
-@pytest.mark.parametrize("quantizer", ["rq_kmeans", "dictionary", "residual_lfq", "rq_vae"])
+@pytest.mark.parametrize("quantizer", BUILT_IN_QUANTIZERS)
 def test_quantizers_do_not_collapse(full, quantizer):
     cfg, data, emb = full
     st = id_stats(add_collision_level(quantize(emb, quantizer, cfg, seed=0)), cfg["codebook_size"])
@@ -97,7 +98,8 @@ def test_quantizers_do_not_collapse(full, quantizer):
 def test_prefix_share_learns_both_task_codebooks(full):
     cfg, data, emb = full
     other = np.random.default_rng(0).normal(size=(data.n_items, 32)).astype(np.float32)
-    c = prefix_share_codes(emb, other, cfg)
+    c = prefix_share_codes(emb, other, cfg["n_levels"], cfg["codebook_size"], 0, cfg["quantizer_epochs"], cfg["quantizer_lr"],
+                           cfg["quantizer_batch_size"], cfg["latent_dim"])
     for t in ("search", "rec"):
         ids = add_collision_level(np.column_stack([c["shared"], c[t]]))
         st = id_stats(ids, cfg["codebook_size"])

@@ -54,14 +54,14 @@ def test_crashed_run_is_redone(smoke_run):
 
 def test_summary_table(smoke_run):
     df = summary_table(smoke_run[1])
-    assert list(df.index) == ["semantic IDs", "dense bi-encoder", "BM25", "ENMF", "dense next-item", "popularity", "random"]
-    assert 0 <= df.loc["dense bi-encoder", ("search", "recall@30")] <= 1
+    assert list(df.index) == ["semantic IDs", "dense bi-encoder (content)", "BM25", "ENMF", "dense next-item (content)", "popularity", "random"]
+    assert 0 <= df.loc["dense bi-encoder (content)", ("search", "recall@30")] <= 1
     assert df.loc["random", ("search", "recall@30")] == pytest.approx(min(1, 30 / 120))
 
 
 @pytest.mark.parametrize("bad, msg", [
     (dict(embedding="bert"), "Unknown embedding"), (dict(quantizer="pq"), "Unknown quantizer"),
-    (dict(dataset="ml-20m"), "Unknown dataset"), (dict(model="google/flan-t5-base"), "hf download"),
+    (dict(dataset="ml-77m"), "Unknown dataset"), (dict(model="google/flan-t5-base"), "hf download"),
     (dict(queries="missing.csv"), "does not exist"), (dict(preset="huge"), "Unknown preset"),
     (dict(overrides={"epoch": 1}), "Unknown setting")])
 def test_bad_input_fails_fast(tmp_path, bad, msg):
@@ -90,3 +90,17 @@ def test_user_query_file(tmp_path):
     with pytest.raises(Exception, match="lacks column"):
         run_experiment(out_dir=str(tmp_path/"runs"), queries=str(tmp_path/"bad.csv"), progress=False, **SMOKE)
     assert not any(is_finished(p) for p in (tmp_path/"runs").iterdir() if "bad" in p.name)
+
+
+def test_terminal_shows_stages_and_training(tmp_path):
+    # what a user sees while `semid-run` works: each stage, and training's step, epoch and loss (not papermill's cell counter)
+    import subprocess, sys
+    cmd = [sys.executable, "-c", "import sys; from semid_nb.experiment import main; main(sys.argv[1:])", "--preset", "smoke",
+           "--out-dir", str(tmp_path), "--set", "epochs=2"]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    for stage in ("data", "embeddings", "semantic IDs", "training", "evaluation", "baselines"):
+        assert f"content/rq_kmeans s0: {stage}" in res.stderr, stage
+    assert "epoch=2/2" in res.stderr and "loss=" in res.stderr
+    assert "Executing" not in res.stderr and "without encryption" not in res.stderr  # no papermill cell counter, no kernel noise
+    assert "semantic IDs" in res.stdout and "results:" in res.stdout

@@ -38,3 +38,15 @@ def test_notebooks_are_numbered_stages_and_clean():
         for c in json.loads(p.read_text())["cells"]:
             assert set(c.get("metadata", {})) <= {"tags"}, (p.name, c["metadata"])
             assert c.get("execution_count") is None, p.name
+
+
+def test_exported_lines_fit():
+    # house style: no line over 120 characters in exported code (nbdev's own `__all__` block aside)
+    long = []
+    for p in (ROOT/"semid_nb").glob("*.py"):
+        if p.name == "_modidx.py": continue
+        in_all = False
+        for i, line in enumerate(p.read_text().splitlines(), 1):
+            in_all = line.startswith("__all__") or (in_all and line.startswith(" "))
+            if len(line) > 120 and not in_all: long.append(f"{p.name}:{i} ({len(line)})")
+    assert not long, long
