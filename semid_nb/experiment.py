@@ -11,7 +11,9 @@ import numpy as np, pandas as pd
 from tqdm import tqdm
 from .core import (SemidError, ProgressLog, get_config, write_json, package_versions, git_commit,
                            project_root, set_seed, stable_hash, get_device, load_plugins, plugin_sources)
-from .data import DATASETS, SRData, load_dataset, make_queries, check_query_source, query_ambiguity
+from .data import (DATASETS, QUERY_SOURCES, SRData, load_dataset, make_queries, check_query_source,
+                           query_ambiguity)
+import semid_nb.llm_queries  # registers queries="llm"
 from .embeddings import item_embeddings
 from .semantic_ids import check_construction, construction_spaces, build_id_sets, id_set_stats, vocab_of
 from .joint_model import (check_model_source, build_model, tokenizer_texts, joint_examples, train_model,
@@ -20,7 +22,7 @@ from .evaluation import TASKS, eval_sets, evaluate, run_baselines, results_table
 
 # %% auto 0
 __all__ = ['PARAM_NAMES', 'DEFAULTS', 'NOTEBOOK', 'validate_params', 'run_name', 'Inputs', 'load_inputs', 'write_params',
-           'peak_rss_mb', 'write_results', 'recall_figure', 'is_finished', 'RunProgress', 'follow_progress',
+           'peak_rss_mb', 'Stages', 'write_results', 'recall_figure', 'is_finished', 'RunProgress', 'follow_progress',
            'run_experiment', 'summary_table', 'parse_overrides', 'main']
 
 # %% ../nbs/06_experiment.ipynb 7
@@ -33,18 +35,19 @@ def validate_params(p:dict, # the run's parameters (every name in `PARAM_NAMES`)
                    ) -> dict:
     "Check every parameter (names, files, model source); return the preset settings with overrides applied."
     load_plugins(p.get("plugins"))
+    cfg = get_config(p["preset"], **(p["overrides"] or {}))
     DATASETS[p["dataset"]]
     check_construction(p["embedding"], p["quantizer"])
     check_model_source(p["model"])
-    check_query_source(p["queries"])
+    check_query_source(p["queries"], cfg)
     if not isinstance(p["seed"], int): raise SemidError(f"seed must be an integer, got {p['seed']!r}.")
-    return get_config(p["preset"], **(p["overrides"] or {}))
+    return cfg
 
 # %% ../nbs/06_experiment.ipynb 9
 def run_name(p:dict) -> str:
     "A readable, unique folder name for a run's parameters."
     m = "t5-scratch" if p["model"] == "t5-scratch" else Path(p["model"]).name
-    q = "template" if p["queries"] == "template" else Path(p["queries"]).stem
+    q = p["queries"] if p["queries"] in QUERY_SOURCES else Path(p["queries"]).stem
     extra = {k: p[k] for k in ("overrides", "data_dir", "queries") if p[k] not in (DEFAULTS[k], {}, None)}
     tail = f"-{stable_hash(extra, n=8)}" if extra else ""
     return f"{p['dataset']}-{q}-{p['embedding']}-{p['quantizer']}-{m}-{p['preset']}-s{p['seed']}{tail}"
@@ -61,13 +64,14 @@ class Inputs:
     queries: pd.DataFrame  # the query table (train and test)
 
 def load_inputs(params:dict, # the run's parameters (missing ones take `DEFAULTS`)
+                progress:bool=True, # progress bars (downloads, language-model queries)
                ) -> Inputs:
-    "Validate `params`, then load the dataset and its queries."
+    "Validate `params`, then load the dataset and its queries (both cached)."
     p = {**DEFAULTS, **params}
     cfg = validate_params(p)
     sseed = p["seed"] if cfg["shared_seed"] is None else cfg["shared_seed"]
-    data = load_dataset(p["dataset"], p["data_dir"], cfg["head_frac"], cfg["max_items"], cfg["max_users"])
-    return Inputs(p, cfg, p["seed"], sseed, data, make_queries(data, p["queries"], cfg, sseed))
+    data = load_dataset(p["dataset"], p["data_dir"], {**cfg, "shared_seed": sseed}, progress=progress)
+    return Inputs(p, cfg, p["seed"], sseed, data, make_queries(data, p["queries"], cfg, sseed, progress=progress))
 
 def write_params(run_dir, inp:Inputs) -> Path:
     "Write `params.json`: every parameter and setting, the seeds, package versions, commit and device."
@@ -77,14 +81,50 @@ def write_params(run_dir, inp:Inputs) -> Path:
         "run_name": Path(run_dir).name})
 
 # %% ../nbs/06_experiment.ipynb 15
-def peak_rss_mb() -> float:
-    "Peak resident memory of this process in MiB (Linux `VmHWM`, else `ru_maxrss`)."
+def peak_rss_mb(reset:bool=False, # start measuring the peak again afterwards (Linux)
+               ) -> float:
+    "Peak resident memory of this process in MiB, since it started or the last reset (Linux `VmHWM`, else `ru_maxrss`)."
+    peak = None
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"): return int(line.split()[1]) / 1024
+            if line.startswith("VmHWM:"): peak = int(line.split()[1]) / 1024
     except OSError: pass
-    r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return r / 2**20 if sys.platform == "darwin" else r / 1024  # bytes on macOS, KiB elsewhere
+    if peak is None:
+        r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        peak = r / 2**20 if sys.platform == "darwin" else r / 1024  # bytes on macOS, KiB elsewhere
+    if reset:
+        try: Path("/proc/self/clear_refs").write_text("5")
+        except OSError: pass
+    return peak
+
+class Stages:
+    "Seconds and peak memory (RSS, and GPU memory on a GPU) of each stage of a run, shown in its progress log."
+    def __init__(self, log=None, # a `ProgressLog` told when each stage starts
+                ):
+        self.log, self.seconds, self.peak_mb, self.t0, self.stage = log, {}, {}, time.time(), None
+
+    def start(self, stage:str):
+        "End the current stage (if any) and start `stage`."
+        self.end(); self.stage, self.t = stage, time.time()
+        peak_rss_mb(reset=True)
+        if self.log: self.log(stage)
+        import torch
+        if torch.cuda.is_available(): torch.cuda.reset_peak_memory_stats()
+
+    def end(self):
+        "Record the current stage's seconds and peaks."
+        if self.stage is None: return
+        import torch
+        self.seconds[self.stage] = time.time() - self.t
+        self.peak_mb[self.stage] = {"rss": round(peak_rss_mb(), 1),
+                                    "gpu": round(torch.cuda.max_memory_allocated() / 2**20,
+                                                 1) if torch.cuda.is_available() else None}
+        self.stage = None
+
+    def summary(self) -> dict:
+        "Seconds per stage (and in all) and peak memory per stage, for the report."
+        self.end()
+        return {"seconds": {**self.seconds, "total": time.time() - self.t0}, "peak_mb": self.peak_mb}
 
 # %% ../nbs/06_experiment.ipynb 18
 def write_results(run_dir, # the run folder
@@ -92,23 +132,23 @@ def write_results(run_dir, # the run folder
                   baselines:dict, # from `run_baselines`
                   id_stats:dict, # from `id_set_stats`
                   test_q:pd.DataFrame, rec_test:pd.DataFrame, # the test sets
-                  data, hist:dict, times:dict, # the dataset, training history and stage seconds
+                  inp:Inputs, hist:dict, stages:Stages, # the run's inputs, training history and stages
                   ambiguity:dict|None=None, # from `query_ambiguity`
                  ) -> Path:
     "Write a run's `ranks.npz`, `report.json` and `metrics.json` (in that order); return the folder."
     import torch
-    run_dir = Path(run_dir)
+    run_dir, data = Path(run_dir), inp.data
     target = rec_test.target.to_numpy()
     np.savez(run_dir/"ranks.npz", search=ev["ranks"]["search"], search_item=test_q.item.to_numpy(),
              rec=ev["ranks"]["rec"], rec_user=rec_test.user.astype(str).to_numpy().astype("U"), rec_target=target,
              rec_head=data.head[target])
     write_json(run_dir/"report.json", {
-        "baselines": baselines, "id_stats": id_stats, "query_ambiguity": ambiguity, "seconds": times,
+        "baselines": baselines, "id_stats": id_stats, "query_ambiguity": ambiguity, **stages.summary(),
+                                       "data": data.notes,
+        "queries": {"source": inp.params["queries"], "rows": len(inp.queries), **inp.queries.attrs},
         "training": {k: hist[k] for k in ("examples", "examples_per_s", "seconds")},
         "final_loss": float(np.mean(hist["losses"][-20:])),
-        "decoding_queries_per_s": ev["queries_per_s"], "distinct_items_returned": ev["distinct_items"],
-        "peak_rss_mb": peak_rss_mb(),
-        "peak_gpu_mb": torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None})
+        "decoding_queries_per_s": ev["queries_per_s"], "distinct_items_returned": ev["distinct_items"]})
     write_json(run_dir/"metrics.json", ev["metrics"])
     return run_dir
 
@@ -193,10 +233,11 @@ def run_experiment(force:bool=False, # rerun even when finished
     validate_params(p)
     p["plugins"] = plugin_sources()  # what the kernel must import: every registration made outside the package
     p["out_dir"] = str(Path(p["out_dir"]).resolve())
-    if p["queries"] != "template": p["queries"] = str(Path(p["queries"]).resolve())
+    if p["queries"] not in QUERY_SOURCES: p["queries"] = str(Path(p["queries"]).resolve())
     if p["data_dir"]: p["data_dir"] = str(Path(p["data_dir"]).resolve())
     run_dir = Path(p["out_dir"])/run_name(p)
     if is_finished(run_dir) and not force: return run_dir
+    load_inputs(p, progress)  # the data's checks and the queries (an LLM's, with progress) before the kernel starts
     if run_dir.exists(): shutil.rmtree(run_dir)  # an unfinished (crashed) or forced run starts clean
     run_dir.mkdir(parents=True)
     import papermill as pm
@@ -257,5 +298,6 @@ def main(argv=None):
     pd.set_option("display.width", 200, "display.precision", 4)
     print(summary_table(run_dir).to_string())
     rep = json.loads((run_dir/"report.json").read_text())
-    print(f"\nstage seconds: {', '.join(f'{k} {v:.0f}' for k, v in rep['seconds'].items())}")
+    peak = lambda k: f", {rep['peak_mb'][k]['rss']:.0f} MB" if k in rep.get("peak_mb", {}) else ""
+    print("\nstages (seconds, peak memory): " + "; ".join(f"{k} {v:.0f} s{peak(k)}" for k, v in rep["seconds"].items()))
     print(f"results: {run_dir}")

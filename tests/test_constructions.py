@@ -16,7 +16,7 @@ BUILT_IN_QUANTIZERS = [q for q in QUANTIZERS if QUANTIZERS[q].source is None]
 @pytest.fixture(scope="module")
 def smoke():
     cfg = get_config("smoke")
-    data = load_dataset("ml-100k", None, cfg["head_frac"], cfg["max_items"], cfg["max_users"])
+    data = load_dataset("ml-100k", None, cfg)
     return cfg, data, generate_queries(data, cfg["n_train_queries"], cfg["n_test_queries"], 0)
 
 

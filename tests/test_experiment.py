@@ -62,7 +62,7 @@ def test_summary_table(smoke_run):
 @pytest.mark.parametrize("bad, msg", [
     (dict(embedding="bert"), "Unknown embedding"), (dict(quantizer="pq"), "Unknown quantizer"),
     (dict(dataset="ml-77m"), "Unknown dataset"), (dict(model="google/flan-t5-base"), "hf download"),
-    (dict(queries="missing.csv"), "does not exist"), (dict(preset="huge"), "Unknown preset"),
+    (dict(queries="missing.csv"), "is neither one of template"), (dict(preset="huge"), "Unknown preset"),
     (dict(overrides={"epoch": 1}), "Unknown setting")])
 def test_bad_input_fails_fast(tmp_path, bad, msg):
     t = time.time()
