@@ -13,10 +13,10 @@ import numpy as np
 
 # %% auto 0
 __all__ = ['PAPER', 'PRESETS', 'ADDED_SETTINGS', 'REGISTRIES', 'TRACKED_PACKAGES', 'MPNET_SHA256', 'SemidError', 'check_choice',
-           'get_config', 'Entry', 'Registry', 'add_settings', 'set_seed', 'get_device', 'l2_normalise', 'top_k',
-           'project_root', 'outputs_dir', 'atomic_write', 'write_json', 'ProgressLog', 'stable_hash', 'cached_npz',
-           'load_plugins', 'plugin_sources', 'package_versions', 'git_commit', 'sha256_file', 'unpack_mpnet',
-           'resolve_sentence_model']
+           'get_config', 'Entry', 'Registry', 'add_settings', 'set_seed', 'get_device', 'use_device', 'l2_normalise',
+           'top_k', 'project_root', 'outputs_dir', 'atomic_write', 'write_json', 'ProgressLog', 'stable_hash',
+           'cached_npz', 'load_plugins', 'plugin_sources', 'package_versions', 'git_commit', 'sha256_file',
+           'unpack_mpnet', 'resolve_sentence_model']
 
 # %% ../nbs/00_core.ipynb 5
 class SemidError(ValueError):
@@ -78,12 +78,16 @@ PAPER = dict(
     # training
     epochs=3, lr=2e-3, batch_size=128, weight_decay=0.01, warmup_ratio=0.05,
     group_by_length=True,    # batches of similar prompt length (same examples per epoch, less padding)
+    compile=False,           # torch.compile the model for training (worth it on a GPU; it compiles for dynamic shapes)
+    max_steps=None,          # stop training after this many steps (dry runs; None = every epoch in full)
     # evaluation
     decoder="diverse_beam",  # "diverse_beam" (the paper's) or "exact" (scores every valid ID; see 05_evaluation)
     num_beams=60, num_groups=30, diversity_penalty=0.25, constrained=True,
-    eval_batch_size=64,      # queries decoded together
+    eval_batch_size=64,      # prompts decoded together on a CPU (the diverse beam search and the exact decoder)
+    eval_batch_size_gpu=512, # prompts decoded together on a GPU
     max_eval_queries=None,   # sample of test queries for search evaluation (None = all)
     max_eval_users=None,     # sample of test users for recommendation evaluation (None = all)
+    baselines=None,          # the baselines each run reports (names in BASELINES; None = all)
 )
 
 # %% ../nbs/00_core.ipynb 10
@@ -234,9 +238,18 @@ def set_seed(seed:int):
 
 # %% ../nbs/00_core.ipynb 21
 def get_device():
-    "The torch device to use: CUDA when available, else CPU."
+    "The torch device to use: the one `use_device` chose, else CUDA when available, else CPU."
     import torch
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    want = os.environ.get("SEMID_DEVICE")
+    return torch.device(want if want else "cuda" if torch.cuda.is_available() else "cpu")
+
+def use_device(spec:str|None, # "cpu", "cuda", "cuda:N" (this process sees only GPU N), or None (no change)
+              ):
+    "Make this process use one device: call it before CUDA starts (a run's kernel does it first)."
+    if not spec: return
+    if spec.startswith("cuda:"): os.environ["CUDA_VISIBLE_DEVICES"] = spec.split(":", 1)[1]; spec = "cuda"
+    if spec not in ("cpu", "cuda"): raise SemidError(f"Unknown device {spec!r}: use cpu, cuda or cuda:N.")
+    os.environ["SEMID_DEVICE"] = spec
 
 # %% ../nbs/00_core.ipynb 24
 def l2_normalise(x:np.ndarray) -> np.ndarray:

@@ -652,9 +652,12 @@ def _matches(a:dict, i:int, f:dict) -> np.ndarray:
     return m
 
 # %% ../nbs/01_data.ipynb 58
-def query_ambiguity(data:SRData, queries:pd.DataFrame, k:int=30) -> dict:
+def query_ambiguity(data:SRData, queries:pd.DataFrame, k:int=30,
+                    max_queries:int=20_000, # a seeded sample of the test queries beyond this many (large catalogues)
+                   ) -> dict:
     "Per test query, how many items share its attributes; summary and the Recall@k of random choice among them."
     test = queries[queries.split == "test"]
+    if len(test) > max_queries: test = test.sample(max_queries, random_state=0)
     if test.facets.isna().any():
         return {"queries": len(test), "note": "queries without facets (a file, a language model): ambiguity unknown"}
     films = {"genres", "year"} <= set(data.items.columns)

@@ -15,10 +15,11 @@ from .semantic_ids import dense_space
 from .joint_model import encode_examples, pad_batch, search_prompts, rec_prompts, item_token_ids
 
 # %% auto 0
-__all__ = ['TASKS', 'BASELINES', 'IDTrie', 'diverse_beam_search', 'exhaustive_scores', 'rank_items', 'exact_top_items',
-           'exact_rank_items', 'target_ranks', 'metrics_from_ranks', 'split_rec', 'task_metrics', 'random_baseline',
-           'popularity_ranks', 'eval_sets', 'evaluate', 'dense_bi_encoder', 'bm25_ranks', 'bm25', 'enmf_baseline',
-           'dense_next_item', 'popularity', 'random_ranking', 'run_baselines', 'results_table']
+__all__ = ['TASKS', 'BASELINES', 'IDTrie', 'T5Steps', 'diverse_beam_search', 'exhaustive_scores', 'decode_prompts', 'rank_items',
+           'trie_scores', 'exact_top_items', 'exact_rank_items', 'target_ranks', 'metrics_from_ranks', 'split_rec',
+           'task_metrics', 'random_baseline', 'popularity_ranks', 'eval_sets', 'evaluate', 'dense_bi_encoder',
+           'bm25_ranks', 'bm25', 'enmf_baseline', 'dense_next_item', 'popularity', 'random_ranking', 'run_baselines',
+           'results_table']
 
 # %% ../nbs/05_evaluation.ipynb 5
 class IDTrie:
@@ -44,23 +45,32 @@ class IDTrie:
         if self.level_sizes[-1] != self.n_items:
             raise SemidError(f"Semantic IDs must be unique: {self.n_items} items have "
                              f"{self.level_sizes[-1]} distinct IDs.")
-        self.next_node = torch.full((n_nodes, len(self.cand_tokens)), -1, dtype=torch.long)  # child node or -1
+        n_inner = n_nodes - self.level_sizes[-1]   # leaves (depth L) have no children and no row
+        self.next_node = torch.full((n_inner, len(self.cand_tokens)), -1, dtype=torch.int32)  # child node or -1
+        self.parent = torch.full((n_nodes,), -1, dtype=torch.long)    # parent node of each node (-1: the root)
+        self.node_cand = torch.full((n_nodes,), -1, dtype=torch.long)  # candidate column of each node's last token
         for p, c, ch in edges:
-            self.next_node[p, c] = ch
+            self.next_node[p, c], self.parent[ch], self.node_cand[ch] = ch.int(), p, c
+        self.level_start = [sum(self.level_sizes[:d]) for d in range(self.L + 1)]  # first node of each depth
         self.leaf_item = torch.full((n_nodes,), -1, dtype=torch.long)  # item index at depth-L leaves, else -1
         self.leaf_item[parent] = torch.arange(self.n_items)
+        # per depth t: the candidate columns that ever follow a depth-t node, and the children over just those columns
+        self.level_cols = [torch.unique(self.item_cand[:, t]) for t in range(self.L)]
+        self.level_next = [self.next_node[self.level_start[t]:self.level_start[t] + self.level_sizes[t]][:, c]
+                           for t, c in enumerate(self.level_cols)]
 
     def to(self, device):
         "Move all tensors to `device` (in place) and return self."
         for k, v in vars(self).items():
             if torch.is_tensor(v): setattr(self, k, v.to(device))
+            elif isinstance(v, list) and v and torch.is_tensor(v[0]): setattr(self, k, [x.to(device) for x in v])
         return self
 
     def walk(self, node, # LongTensor [...] of nodes (-1 = invalid)
              cand, # LongTensor [...] of candidate columns
             ):
         "Follow one edge per element; invalid nodes stay -1."
-        nxt = self.next_node[node.clamp(min=0), cand]
+        nxt = self.next_node[node.clamp(min=0), cand].long()
         return torch.where(node >= 0, nxt, torch.full_like(nxt, -1))
 
     def node_item(self, node):
@@ -95,44 +105,98 @@ def _decoder_logits(model, enc, # encoder states [N, T, D]
         h = h * model.config.d_model ** -0.5
     return model.lm_head(h)
 
-# %% ../nbs/05_evaluation.ipynb 10
+# %% ../nbs/05_evaluation.ipynb 9
+class T5Steps:
+    "Incremental T5 decoding of many continuations per prompt: cross-attention once a prompt, a cache a continuation."
+    def __init__(self, model): # a T5ForConditionalGeneration (eval mode)
+        self.model, c = model, model.config
+        self.blocks, self.dec, self.H, self.dk = model.decoder.block, model.decoder, c.num_heads, c.d_kv
+        self.rel = self.blocks[0].layer[0].SelfAttention  # holds the relative position bias
+        tied = getattr(c, "scale_decoder_outputs", getattr(c, "tie_word_embeddings", True))
+        self.scale = c.d_model ** -0.5 if tied else 1.0
+
+    def encode(self, input_ids, attention_mask) -> tuple:
+        "The prompts' cross-attention keys and values per layer `[B, H, T, dk]` and their mask `[B, 1, 1, T]`."
+        enc = _encode(self.model, input_ids, attention_mask)
+        B, T, _ = enc.shape
+        kv = lambda lin: lin(enc).view(B, T, self.H, self.dk).transpose(1, 2)
+        cross = [(kv(b.layer[1].EncDecAttention.k), kv(b.layer[1].EncDecAttention.v)) for b in self.blocks]
+        mask = (1.0 - attention_mask[:, None, None, :].to(enc.dtype)) * torch.finfo(enc.dtype).min
+        return cross, mask
+
+    def step(self, tokens, # [B, N] the token each continuation feeds at this position
+             past, # per layer (keys, values) `[B, N, H, t, dk]` of the t earlier positions, or None at t = 0
+             cross, mask, # from `encode`
+             cols=None, # token ids whose log-probabilities are wanted (None: the whole vocabulary)
+            ) -> tuple:
+        "Log-probabilities `[B, N, len(cols)]` (float32) of the next token, and this position's keys and values."
+        B, N = tokens.shape
+        t = 0 if past is None else past[0][0].shape[3]
+        x = self.dec.embed_tokens(tokens)
+        bias = self.rel.compute_bias(1, t + 1, device=x.device, past_seen_tokens=t)[:, None].to(x.dtype)  # 1,1,H,1,t+1
+        new = []
+        for i, blk in enumerate(self.blocks):
+            sa = blk.layer[0]; att = sa.SelfAttention; h = sa.layer_norm(x)
+            q, k, v = (lin(h).view(B, N, self.H, 1, self.dk) for lin in (att.q, att.k, att.v))
+            K, V = (k, v) if past is None else (torch.cat([past[i][0], k], 3), torch.cat([past[i][1], v], 3))
+            x = x + att.o((torch.softmax(q @ K.transpose(-1, -2) + bias, -1) @ V).reshape(B, N, -1))
+            new.append((k, v))
+            ca = blk.layer[1]; att = ca.EncDecAttention   # the N continuations are N queries of the prompt: no copies
+            q = att.q(ca.layer_norm(x)).view(B, N, self.H, self.dk).transpose(1, 2)  # [B, H, N, dk]
+            Kc, Vc = cross[i]
+            a = torch.softmax(q @ Kc.transpose(-1, -2) + mask, -1) @ Vc             # [B, H, N, dk]
+            x = blk.layer[2](x + att.o(a.transpose(1, 2).reshape(B, N, -1)))
+        logits = self.model.lm_head(self.dec.final_layer_norm(x) * self.scale).float()
+        lse = logits.logsumexp(-1, keepdim=True)                                 # the normalisation needs every token
+        return (logits if cols is None else logits[..., cols]) - lse, new
+
+def _extend(past, new):
+    "Append one position's keys and values to a cache (or start it)."
+    return new if past is None else [(torch.cat([a, k], 3), torch.cat([b, v], 3)) for (a, b), (k, v) in zip(past, new)]
+
+# %% ../nbs/05_evaluation.ipynb 13
 def _group_beam_search_chunk(model, input_ids, attention_mask, trie, num_beams, num_groups, diversity_penalty,
                              constrained):
     "Diverse beam search for one chunk: per-beam candidate ids `[B, K, L]`, penalised and raw scores, nodes `[B, K]`."
-    B, K, G, C = input_ids.shape[0], num_beams, num_groups, len(trie.cand_tokens)
-    S, dev = K // G, input_ids.device
-    enc_q = _encode(model, input_ids, attention_mask)           # [B, T, D], encoder run once per query
-    enc, mask = enc_q.repeat_interleave(K, dim=0), attention_mask.repeat_interleave(K, dim=0)  # [B*K, ...]
-    start = torch.full((B * K, 1), model.config.decoder_start_token_id, dtype=torch.long, device=dev)
+    B, K, G = input_ids.shape[0], num_beams, num_groups
+    S, dev, steps = K // G, input_ids.device, T5Steps(model)
+    cross, mask = steps.encode(input_ids, attention_mask)        # once per query, shared by its K beams
     seq = torch.zeros(B, K, 0, dtype=torch.long, device=dev)     # chosen candidate columns so far
     node = torch.zeros(B, K, dtype=torch.long, device=dev)       # trie node of each beam (-1 = off-trie)
     pen = torch.full((B, K), float("-inf"), device=dev)          # penalized score (drives selection)
     pen[:, ::S] = 0.0                                            # one live beam per group at step 0 (as HF)
     raw = pen.clone()                                            # raw sum of log-probs
-    qidx = torch.arange(B, device=dev)[:, None]
+    qidx, past = torch.arange(B, device=dev)[:, None], None
+    start = torch.full((B, 1), model.config.decoder_start_token_id, dtype=torch.long, device=dev)
+    every = torch.arange(len(trie.cand_tokens), device=dev)
     for t in range(trie.L):
-        dec_in = torch.cat([start, trie.cand_tokens[seq].view(B * K, -1)], dim=1)
-        ctx = (enc_q, attention_mask, start[:B]) if t == 0 else (enc, mask, dec_in)  # step 0: one row per query
-        logp = torch.log_softmax(_decoder_logits(model, *ctx).float(), -1)[:, trie.cand_tokens]
-        logp = logp.view(B, -1, C).expand(B, K, C)               # [B, K, C] (broadcast at step 0)
+        cols = trie.level_cols[t] if constrained else every      # columns a beam may take at this depth
+        C = len(cols)
+        if t == 0:                                               # every beam starts alike: one row per query
+            lp, new = steps.step(start, None, cross, mask, trie.cand_tokens[cols])
+            new = [(k.expand(B, K, *k.shape[2:]), v.expand(B, K, *v.shape[2:])) for k, v in new]
+        else: lp, new = steps.step(trie.cand_tokens[seq[..., -1]], past, cross, mask, trie.cand_tokens[cols])
+        logp = lp.expand(B, K, C)                                # [B, K, C]
+        past = _extend(past, new)
         if constrained:                                          # only edges of the trie are allowed
-            child = trie.next_node[node.clamp(min=0)]            # [B, K, C]
+            child = trie.level_next[t][(node - trie.level_start[t]).clamp(min=0)]  # [B, K, C]
             logp = logp.masked_fill((child < 0) | (node < 0)[..., None], float("-inf"))
         counts = torch.zeros(B, C, device=dev)                   # tokens chosen this step by earlier groups
         new_pen = torch.empty_like(pen)
         src, col = (torch.empty(B, K, dtype=torch.long, device=dev) for _ in range(2))  # parent beam, new column
         for g in range(G):
             sl = slice(g * S, (g + 1) * S)
-            lp = logp[:, sl] - diversity_penalty * counts[:, None, :]           # Hamming diversity penalty
-            top, idx = (pen[:, sl, None] + lp).view(B, S * C).topk(S, dim=1)    # beam search inside group
+            lpg = logp[:, sl] - diversity_penalty * counts[:, None, :]          # Hamming diversity penalty
+            top, idx = (pen[:, sl, None] + lpg).view(B, S * C).topk(S, dim=1)   # beam search inside group
             new_pen[:, sl], src[:, sl], col[:, sl] = top, idx // C + g * S, idx % C
             counts.scatter_add_(1, idx % C, torch.isfinite(top).float())       # dead beams do not count
         pen, raw = new_pen, raw[qidx, src] + logp[qidx, src, col]
-        node = trie.walk(node[qidx, src], col)
-        seq = torch.cat([seq[qidx, src], col[..., None]], dim=2)
+        node = trie.walk(node[qidx, src], cols[col])
+        seq = torch.cat([seq[qidx, src], cols[col][..., None]], dim=2)
+        past = [(k[qidx, src], v[qidx, src]) for k, v in past]    # each beam keeps its parent's cache
     return seq, pen, raw, node
 
-# %% ../nbs/05_evaluation.ipynb 11
+# %% ../nbs/05_evaluation.ipynb 14
 @torch.inference_mode()
 def diverse_beam_search(model, # a T5ForConditionalGeneration
                         input_ids, attention_mask, # prompts [n, T]
@@ -173,7 +237,7 @@ def diverse_beam_search(model, # a T5ForConditionalGeneration
                   raw_scores=raw.view(n, G, -1), items=trie.node_item(node).view(n, G, -1))
     return items, score, groups
 
-# %% ../nbs/05_evaluation.ipynb 13
+# %% ../nbs/05_evaluation.ipynb 16
 @torch.inference_mode()
 def exhaustive_scores(model, # a T5ForConditionalGeneration
                       input_ids, attention_mask, # prompts [n, T]
@@ -204,53 +268,168 @@ def exhaustive_scores(model, # a T5ForConditionalGeneration
         out.append(torch.cat(row, dim=1))
     return torch.cat(out)
 
-# %% ../nbs/05_evaluation.ipynb 22
+# %% ../nbs/05_evaluation.ipynb 25
+def decode_prompts(tok, prompts:list[str], # the tokenizer and the prompts
+                   decode, # decode(input_ids, attention_mask) -> LongTensor [b, width] of ranked items
+                   width:int, # items per prompt
+                   batch_size:int=64, max_source_len:int=64, device=None, progress:bool=True, desc:str="decoding",
+                   accelerator=None, # an `accelerate.Accelerator`: each process decodes a share, then all are gathered
+                  ) -> tuple:
+    "Ranked items `[n_prompts, width]` (-1 padded) of prompts decoded in batches of similar length, and prompts/s."
+    src = encode_examples(tok, prompts, None, max_source_len)["source"]
+    order = np.argsort([len(s) for s in src], kind="stable")
+    rank, world = (accelerator.process_index, accelerator.num_processes) if accelerator else (0, 1)
+    out, owner, t0 = np.full((len(src), width), -1, np.int64), np.full(len(src), -1), time.time()
+    mine = list(range(0, len(src), batch_size))[rank::world]  # this process's batches
+    for i in tqdm(mine, desc=desc, disable=not progress or rank > 0, mininterval=10):
+        idx = order[i:i + batch_size]
+        ids, am = pad_batch([src[j] for j in idx], tok.pad_token_id, device)
+        out[idx], owner[idx] = decode(ids, am).cpu().numpy(), rank
+    secs = time.time() - t0
+    if accelerator: out = _gather_shards(out, owner, accelerator)
+    return out, len(src) / max(secs, 1e-9)
+
+def _gather_shards(out:np.ndarray, owner:np.ndarray, accelerator) -> np.ndarray:
+    "Every process's rows of `out`, gathered; a `SemidError` unless each row was decoded by exactly one process."
+    from accelerate.utils import gather
+    dev, world = accelerator.device, accelerator.num_processes
+    rows = gather(torch.as_tensor(np.where(owner[:, None] >= 0, out, -2), device=dev)).view(world, *out.shape)
+    owners = gather(torch.as_tensor(owner, device=dev)).view(world, -1)
+    if not ((owners >= 0).sum(0) == 1).all(): raise SemidError("Sharded decoding scored a prompt twice or not at all.")
+    return rows.max(0).values.cpu().numpy()
+
 def rank_items(model, tok, # trained model and its tokenizer
                prompts:list[str], # search or recommendation prompts
                trie:IDTrie, # valid IDs (token ids per item)
                num_beams:int=60, num_groups:int=30, diversity_penalty:float=0.25, constrained:bool=True,
                batch_size:int=64, # prompts decoded together
                max_source_len:int=64, # prompt truncation, as in training
-               progress:bool=True, desc:str="decoding") -> tuple:
-    "Ranked item ids `[n_prompts, num_beams]` (-1 padded) and prompts/s."
+               progress:bool=True, desc:str="decoding", accelerator=None) -> tuple:
+    "Ranked item ids `[n_prompts, num_beams]` (-1 padded) by diverse beam search, and prompts/s."
     dev = next(model.parameters()).device
     trie.to(dev)
-    src = encode_examples(tok, prompts, None, max_source_len)["source"]
-    order = np.argsort([len(s) for s in src], kind="stable")
-    out = np.full((len(src), num_beams), -1, np.int64)
-    t0 = time.time()
-    for i in tqdm(range(0, len(src), batch_size), desc=desc, disable=not progress, mininterval=10):
-        idx = order[i:i + batch_size]
-        ids, am = pad_batch([src[j] for j in idx], tok.pad_token_id, dev)
-        items, _ = diverse_beam_search(model, ids, am, trie, num_beams, num_groups, diversity_penalty, constrained,
-                                       batch_size)
-        out[idx] = items.cpu().numpy()
-    return out, len(src) / max(time.time() - t0, 1e-9)
+    beams = lambda ids, am: diverse_beam_search(model, ids, am, trie, num_beams, num_groups, diversity_penalty,
+                                                constrained, batch_size)[0]
+    return decode_prompts(tok, prompts, beams, num_beams, batch_size, max_source_len, dev, progress, desc, accelerator)
 
-# %% ../nbs/05_evaluation.ipynb 24
+# %% ../nbs/05_evaluation.ipynb 27
+@torch.inference_mode()
+def trie_scores(model, # a T5ForConditionalGeneration
+                input_ids, attention_mask, # prompts [n, T]
+                trie:IDTrie, # valid IDs
+                batch_size:int=8, # prompts scored together
+                node_batch:int=4096, # trie nodes per decoder step (bounds memory: node_batch x batch_size x vocab)
+               ) -> torch.Tensor:
+    "Exact log-probability of every item's ID for each prompt, `[n_prompts, n_items]`, scoring each trie prefix once."
+    dev, steps = next(model.parameters()).device, T5Steps(model)
+    trie.to(dev)
+    first = lambda d: torch.arange(trie.level_start[d], trie.level_start[d] + trie.level_sizes[d], device=dev)
+    out = []
+    for i in range(0, len(input_ids), batch_size):
+        ids, am = input_ids[i:i + batch_size].to(dev), attention_mask[i:i + batch_size].to(dev)
+        B, (cross, mask) = len(ids), steps.encode(ids, am)
+        score, kvs = torch.zeros(B, 1, device=dev), []               # log-prob of each node at depth d; caches
+        for d in range(trie.L):
+            nodes, children = first(d), first(d + 1)
+            anc, a = [], nodes                                        # each node's ancestor at every earlier depth
+            for e in range(d - 1, -1, -1): a = trie.parent[a]; anc.append(a - trie.level_start[e])
+            anc = anc[::-1]
+            start = torch.full_like(nodes, model.config.decoder_start_token_id)
+            tok = start if d == 0 else trie.cand_tokens[trie.node_cand[nodes]]
+            cpar, ctok = trie.parent[children] - trie.level_start[d], trie.cand_tokens[trie.node_cand[children]]
+            new_score, parts = torch.empty(B, len(children), device=dev), []
+            for j in range(0, len(nodes), node_batch):
+                sl = slice(j, min(len(nodes), j + node_batch))
+                gather = lambda l, w: torch.cat([kvs[e][l][w][:, anc[e][sl]] for e in range(d)], 3)
+                past = None if d == 0 else [(gather(l, 0), gather(l, 1)) for l in range(len(steps.blocks))]
+                lp, new = steps.step(tok[sl].expand(B, -1), past, cross, mask)
+                parts.append(new)
+                m = (cpar >= sl.start) & (cpar < sl.stop)
+                new_score[:, m] = score[:, cpar[m]] + lp[:, cpar[m] - sl.start, ctok[m]]
+            join = lambda l, w: torch.cat([p[l][w] for p in parts], 1)
+            kvs.append([(join(l, 0), join(l, 1)) for l in range(len(steps.blocks))])
+            score = new_score
+        res = torch.empty(B, trie.n_items, device=dev)
+        res[:, trie.leaf_item[first(trie.L)]] = score
+        out.append(res)
+    return torch.cat(out)
+
+# %% ../nbs/05_evaluation.ipynb 31
+@torch.inference_mode()
 def exact_top_items(model, input_ids, attention_mask, # prompts [n, T]
-                    trie:IDTrie, k:int=30, batch_size:int=8) -> torch.Tensor:
-    "The `k` items with the highest exact ID log-probability per prompt, LongTensor `[n, k]`."
-    with torch.no_grad(): s = exhaustive_scores(model, input_ids, attention_mask, trie, batch_size=batch_size)
-    return s.topk(min(k, s.shape[1]), dim=1).indices
+                    trie:IDTrie, k:int=30, batch_size:int=64,
+                    expand:int=32, # open prefixes expanded per prompt and depth at a time
+                   ) -> torch.Tensor:
+    "The `k` items with the highest exact ID log-probability per prompt, LongTensor `[n, k]` (best first)."
+    return torch.cat([_best_first(model, input_ids[i:i + batch_size], attention_mask[i:i + batch_size], trie, k, expand)
+                      for i in range(0, len(input_ids), batch_size)])
 
-# %% ../nbs/05_evaluation.ipynb 26
+def _best_first(model, input_ids, attention_mask, trie, k, expand):
+    "Exact top-k items of one batch of prompts by bounded best-first search over the trie."
+    dev, steps = next(model.parameters()).device, T5Steps(model)
+    trie.to(dev)
+    input_ids, attention_mask = input_ids.to(dev), attention_mask.to(dev)
+    B, L, n_layers = len(input_ids), trie.L, len(steps.blocks)
+    cross, mask = steps.encode(input_ids, attention_mask)
+    bidx = torch.arange(B, device=dev)[:, None]
+    score = [torch.full((B, n), float("-inf"), device=dev) for n in trie.level_sizes]  # prefix log-prob of each node
+    opened = [torch.zeros(B, n, dtype=torch.bool, device=dev) for n in trie.level_sizes[:L]]  # reached, not expanded
+    score[0][:], opened[0][:] = 0.0, True
+    par, tok, anc = [], [], []  # per depth: each node's parent (local), its token, its ancestors at every depth (local)
+    for d in range(L + 1):
+        nodes = torch.arange(trie.level_start[d], trie.level_start[d] + trie.level_sizes[d], device=dev)
+        a, chain = nodes, []
+        for e in range(d - 1, -1, -1): a = trie.parent[a]; chain.append(a - trie.level_start[e])
+        anc.append(chain[::-1])
+        if d: par.append(trie.parent[nodes] - trie.level_start[d - 1])
+        if d: tok.append(torch.searchsorted(trie.level_cols[d - 1], trie.node_cand[nodes]))  # column among its level's
+    kv = [None] * L  # per depth: each expanded node's keys and values per layer [B, N_d, H, 1, dk], for its children
+    start = torch.full((B, 1), model.config.decoder_start_token_id, dtype=torch.long, device=dev)
+    while True:
+        kth = score[L].topk(min(k, trie.n_items), dim=1).values[:, -1:]   # the k-th best item found so far
+        work = False
+        for d in range(L):
+            cand = opened[d] & (score[d] > kth)                               # may still hold a better item
+            if not cand.any(): continue
+            work, m = True, min(expand, int(cand.sum(1).max()))
+            top, sel = score[d].masked_fill(~cand, float("-inf")).topk(m, dim=1)  # [B, m]: best open nodes
+            ok = torch.isfinite(top)
+            cols = trie.cand_tokens[trie.level_cols[d]]                      # the tokens that can follow at depth d
+            if d == 0: lp, new = steps.step(start, None, cross, mask, cols)
+            else:
+                gather = lambda l, w: torch.cat([kv[e][l][w][bidx, anc[d][e][sel]] for e in range(d)], 3)
+                past = [(gather(l, 0), gather(l, 1)) for l in range(n_layers)]
+                prev = trie.cand_tokens[trie.level_cols[d - 1]][tok[d - 1][sel]]
+                lp, new = steps.step(prev, past, cross, mask, cols)
+            if d < L - 1:                                                     # keep the cache for the children
+                if kv[d] is None:
+                    kv[d] = [tuple(x.new_zeros(B, trie.level_sizes[d], *x.shape[2:]) for x in pair) for pair in new]
+                for l, (kk, vv) in enumerate(new): kv[d][l][0][bidx, sel], kv[d][l][1][bidx, sel] = kk, vv
+            slot = torch.full((B, trie.level_sizes[d]), -1, dtype=torch.long, device=dev)
+            slot[bidx.expand(-1, m)[ok], sel[ok]] = torch.arange(m, device=dev).expand(B, m)[ok]
+            cp = slot[:, par[d]]                                              # each child's parent slot (-1: not now)
+            child = score[d].gather(1, par[d][None].expand(B, -1))
+            child = child + lp[bidx, cp.clamp(min=0), tok[d][None].expand(B, -1)]
+            score[d + 1] = torch.where(cp >= 0, child, score[d + 1])
+            if d + 1 < L: opened[d + 1] |= cp >= 0
+            opened[d][bidx.expand(-1, m)[ok], sel[ok]] = False
+        if not work: break
+    return trie.leaf_item[score[L].topk(min(k, trie.n_items), dim=1).indices + trie.level_start[L]]
+
+# %% ../nbs/05_evaluation.ipynb 33
 def exact_rank_items(model, tok, # trained model and its tokenizer
                      prompts:list[str], # search or recommendation prompts
                      trie:IDTrie, # valid IDs (token ids per item)
                      k:int=30, # items returned per prompt
                      batch_size:int=8, # prompts scored together
-                     max_source_len:int=64, progress:bool=True, desc:str="exact decoding") -> tuple:
+                     max_source_len:int=64, progress:bool=True, desc:str="exact decoding", accelerator=None) -> tuple:
     "The `k` items with the highest exact ID log-probability per prompt `[n_prompts, k]`, and prompts/s."
     dev = next(model.parameters()).device
-    src = encode_examples(tok, prompts, None, max_source_len)["source"]
-    out, t0 = np.empty((len(src), k), np.int64), time.time()
-    for i in tqdm(range(0, len(src), batch_size), desc=desc, disable=not progress, mininterval=10):
-        ids, am = pad_batch(src[i:i + batch_size], tok.pad_token_id, dev)
-        out[i:i + batch_size] = exact_top_items(model, ids, am, trie, k, len(ids)).cpu().numpy()
-    return out, len(src) / max(time.time() - t0, 1e-9)
+    exact = lambda ids, am: exact_top_items(model, ids, am, trie, k, batch_size)
+    return decode_prompts(tok, prompts, exact, min(k, trie.n_items), batch_size, max_source_len, dev, progress, desc,
+                          accelerator)
 
-# %% ../nbs/05_evaluation.ipynb 28
+# %% ../nbs/05_evaluation.ipynb 35
 def target_ranks(ranked:np.ndarray, # [n, k] item ids best first (-1 = nothing)
                  targets:np.ndarray, # [n] the relevant item per row
                 ) -> np.ndarray:
@@ -267,7 +446,7 @@ def metrics_from_ranks(ranks:np.ndarray) -> dict:
     return {"recall@30": float(hit(30).mean()), "recall@10": float(hit(10).mean()), "ndcg@10": float(ndcg.mean()),
             "n": int(len(r))}
 
-# %% ../nbs/05_evaluation.ipynb 31
+# %% ../nbs/05_evaluation.ipynb 38
 TASKS = {"search": "search", "rec": "rec", "rec_head": "rec head", "rec_torso": "rec torso"}  # task -> display name
 
 def split_rec(ranks:np.ndarray, # target ranks of the test users
@@ -282,7 +461,7 @@ def task_metrics(ranks:dict, # task -> target ranks
     "Metrics of each task's ranks."
     return {t: metrics_from_ranks(r) for t, r in ranks.items()}
 
-# %% ../nbs/05_evaluation.ipynb 34
+# %% ../nbs/05_evaluation.ipynb 41
 def random_baseline(n_items:int) -> dict:
     "Expected metrics of a uniformly random ranking of `n_items`."
     return {"recall@30": min(1, 30 / n_items), "recall@10": min(1, 10 / n_items),
@@ -293,7 +472,7 @@ def popularity_ranks(item_pop:np.ndarray, targets:np.ndarray, k:int=30) -> np.nd
     top = np.lexsort((np.arange(len(item_pop)), -np.asarray(item_pop)))[:k]
     return target_ranks(np.broadcast_to(top, (len(targets), len(top))), targets)
 
-# %% ../nbs/05_evaluation.ipynb 37
+# %% ../nbs/05_evaluation.ipynb 44
 def eval_sets(data, # an `SRData`
               queries:pd.DataFrame, # the query table
               cfg:dict, # preset settings: max_history, max_eval_queries, max_eval_users
@@ -308,23 +487,26 @@ def eval_sets(data, # an `SRData`
         rec_test = rec_test.sample(cfg["max_eval_users"], random_state=seed)
     return test_q, rec_test
 
-# %% ../nbs/05_evaluation.ipynb 39
+# %% ../nbs/05_evaluation.ipynb 46
 def evaluate(model, tok, # trained model and tokenizer
              data, # `SRData`
              test_q:pd.DataFrame, # test queries (columns item, query)
              rec_test:pd.DataFrame, # test users (columns user, history, target)
              id_sets:dict, # {"search": IDSet, "rec": IDSet}: the IDs each task's prompts read and produce
              cfg:dict, # preset settings (decoder and decoding)
-             progress:bool=True) -> dict:
+             progress:bool=True,
+             accelerator=None, # decode in shards over an `accelerate.Accelerator`'s processes
+            ) -> dict:
     "Metrics for search and recommendation (all/head/torso) with per-prompt ranks and decoding speed."
     tries = {t: IDTrie(item_token_ids(tok, id_sets[t])) for t in ("search", "rec")}
+    bs = cfg["eval_batch_size_gpu" if next(model.parameters()).is_cuda else "eval_batch_size"]
     if cfg.get("decoder", "diverse_beam") == "exact":
-        kw = dict(batch_size=8, max_source_len=cfg["max_source_len"], progress=progress)
+        kw = dict(batch_size=bs, max_source_len=cfg["max_source_len"], progress=progress, accelerator=accelerator)
         rank = lambda prompts, t, desc: exact_rank_items(model, tok, prompts, t, desc=desc, **kw)
     else:
         kw = dict(num_beams=cfg["num_beams"], num_groups=cfg["num_groups"], diversity_penalty=cfg["diversity_penalty"],
-                  constrained=cfg["constrained"], batch_size=cfg["eval_batch_size"],
-                  max_source_len=cfg["max_source_len"], progress=progress)
+                  constrained=cfg["constrained"], batch_size=bs,
+                  max_source_len=cfg["max_source_len"], progress=progress, accelerator=accelerator)
         rank = lambda prompts, t, desc: rank_items(model, tok, prompts, t, desc=desc, **kw)
     s_ranked, s_qps = rank(search_prompts(test_q["query"]), tries["search"], "search")
     r_ranked, r_qps = rank(rec_prompts(rec_test.history, id_sets["rec"]), tries["rec"], "recommendation")
@@ -335,13 +517,13 @@ def evaluate(model, tok, # trained model and tokenizer
                                "rec": float((r_ranked >= 0).sum(1).mean())},
             "queries_per_s": {"search": s_qps, "rec": r_qps}}
 
-# %% ../nbs/05_evaluation.ipynb 41
+# %% ../nbs/05_evaluation.ipynb 48
 BASELINES = Registry("baseline", inputs=("data", "cfg", "queries", "test_q", "rec_test", "construction", "seed",
                                          "cache_dir"))
 
 def _rec_targets(data, rec_test) -> tuple: return rec_test.target.to_numpy(), data.head[rec_test.target.to_numpy()]
 
-# %% ../nbs/05_evaluation.ipynb 43
+# %% ../nbs/05_evaluation.ipynb 50
 @BASELINES.register("dense_bi_encoder", label="dense bi-encoder")
 def dense_bi_encoder(data, cfg, queries, test_q, construction, seed, cache_dir) -> dict:
     "Search Recall by cosine between the query and item embeddings of the construction's text space."
@@ -351,7 +533,7 @@ def dense_bi_encoder(data, cfg, queries, test_q, construction, seed, cache_dir) 
     ranks = target_ranks(dense_search_ranks(enc, emb, test_q["query"].tolist()), test_q.item.to_numpy())
     return {"label": f"dense bi-encoder ({space})", "search": metrics_from_ranks(ranks)}
 
-# %% ../nbs/05_evaluation.ipynb 45
+# %% ../nbs/05_evaluation.ipynb 52
 def bm25_ranks(docs:list[str], # one text per item
                queries:list[str], # query texts
                k:int=30, k1:float=1.2, b:float=0.75) -> np.ndarray:
@@ -374,7 +556,7 @@ def bm25(data, test_q) -> dict:
     return {"search": metrics_from_ranks(target_ranks(bm25_ranks(data.items.text.tolist(), test_q["query"].tolist()),
                                                       test_q.item.to_numpy()))}
 
-# %% ../nbs/05_evaluation.ipynb 48
+# %% ../nbs/05_evaluation.ipynb 55
 @BASELINES.register("enmf", label="ENMF")
 def enmf_baseline(data, cfg, rec_test, seed, cache_dir) -> dict:
     "Recommendation Recall of ENMF with the rec space's settings, and its validation sweep."
@@ -407,13 +589,13 @@ def random_ranking(data) -> dict:
     "The expected metrics of a uniformly random ranking, every task."
     return {t: random_baseline(data.n_items) for t in TASKS}
 
-# %% ../nbs/05_evaluation.ipynb 50
+# %% ../nbs/05_evaluation.ipynb 57
 def run_baselines(data, cfg:dict, queries:pd.DataFrame, # the run's dataset, settings and query table
                   test_q:pd.DataFrame, rec_test:pd.DataFrame, # its test sets (from `eval_sets`)
                   construction:str, seed:int=0, cache_dir=None) -> dict:
-    "`{baseline: {label, task: metrics, ...}}` for every registered baseline that applies."
+    "`{baseline: {label, task: metrics, ...}}` for every baseline that applies (those of `cfg['baselines']`, else all)."
     out = {}
-    for b in BASELINES.values():
+    for b in BASELINES.values() if cfg.get("baselines") is None else [BASELINES[n] for n in cfg["baselines"]]:
         res = b(cfg, data=data, cfg=cfg, queries=queries, test_q=test_q, rec_test=rec_test, construction=construction,
                 seed=seed, cache_dir=cache_dir)
         if res is not None: out[b.name] = {"label": b.label, **res}

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np, pandas as pd
 from tqdm import tqdm
 from .core import (SemidError, ProgressLog, get_config, write_json, package_versions, git_commit,
-                           project_root, set_seed, stable_hash, get_device, load_plugins, plugin_sources)
+                           project_root, set_seed, stable_hash, get_device, use_device, load_plugins, plugin_sources)
 from .data import (DATASETS, QUERY_SOURCES, SRData, load_dataset, make_queries, check_query_source,
                            query_ambiguity)
 import semid_nb.llm_queries  # registers queries="llm"
@@ -27,9 +27,10 @@ __all__ = ['PARAM_NAMES', 'DEFAULTS', 'NOTEBOOK', 'validate_params', 'run_name',
 
 # %% ../nbs/06_experiment.ipynb 7
 PARAM_NAMES = ["dataset", "data_dir", "queries", "embedding", "quantizer", "model", "seed", "preset", "overrides",
-               "out_dir", "plugins"]
+               "out_dir", "plugins", "device"]
 DEFAULTS = dict(dataset="ml-100k", data_dir=None, queries="template", embedding="content", quantizer="rq_kmeans",
-                model="t5-scratch", seed=0, preset="default", overrides={}, out_dir="outputs/runs", plugins=[])
+                model="t5-scratch", seed=0, preset="default", overrides={}, out_dir="outputs/runs", plugins=[],
+                device=None)
 
 def validate_params(p:dict, # the run's parameters (every name in `PARAM_NAMES`)
                    ) -> dict:
@@ -289,10 +290,18 @@ def main(argv=None):
                     help="preset overrides, e.g. --set epochs=1 num_beams=20")
     ap.add_argument("--plugin", nargs="*", default=[], help="modules or .py files registering spaces, quantizers...")
     ap.add_argument("--force", action="store_true", help="rerun even if the run is finished")
+    ap.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: CUDA when there is one)")
+    ap.add_argument("--inline", action="store_true",
+                    help="run in this process, without papermill (under `accelerate launch`, or without Jupyter)")
     a = ap.parse_args(argv)
     params = {k: getattr(a, k) for k in DEFAULTS if k not in ("overrides", "plugins")}
+    params.update(overrides=parse_overrides(a.set), plugins=a.plugin)
     try:
-        run_dir = run_experiment(force=a.force, overrides=parse_overrides(a.set), plugins=a.plugin, **params)
+        if a.inline:
+            from semid_nb.scale import run_inline
+            run_dir = run_inline(params, force=a.force)
+            if int(os.environ.get("RANK", "0")) > 0: return  # one report, from the main process
+        else: run_dir = run_experiment(force=a.force, **params)
     except SemidError as e:
         sys.exit(f"error: {e}")
     pd.set_option("display.width", 200, "display.precision", 4)

@@ -103,6 +103,9 @@ def run_grid(grid:str="default", # a name in `GRIDS`
              force:bool=False, # rerun finished runs too
              seeds:list|None=None, # replaces the grid's seeds
              progress:bool=True, # the grid's bar and each running run's stage in the terminal
+             devices:list|None=None, # one run at a time on each of these ("cuda:0", "cuda:1", ...); replaces `workers`
+             ray:str|None=None, # a Ray cluster's address ("auto", or "local"): each run a Ray task (see `09_scale`)
+             ray_gpus:float=0, # GPUs per run on the Ray cluster
              **params) -> pd.DataFrame:
     "Run every unfinished run of a grid (shard); returns one row per run with its state and folder."
     runs = shard(grid_runs(grid, seeds, **params), shard_spec)
@@ -121,19 +124,27 @@ def run_grid(grid:str="default", # a name in `GRIDS`
     save()
     if todo: prepare_shared(todo, progress)
     bar = tqdm(total=len(runs), initial=len(runs) - len(todo), desc=f"grid {grid}", disable=not progress, position=0)
-    lines = queue.Queue()  # terminal lines for the runs under way, one per worker
-    for i in range(max(1, workers)): lines.put(i + 1)
-    def one(p):
-        line = lines.get()
-        try: return run_experiment(force=force, progress=progress, position=line, **p)
-        finally: lines.put(line)
-    with ThreadPoolExecutor(max(1, workers)) as ex:
-        futs = {ex.submit(one, p): p for p in todo}
-        for f in as_completed(futs):
-            name = run_name(futs[f])
-            try: f.result(); state[name] = "finished"
-            except Exception as e: state[name], errors[name] = "failed", f"{type(e).__name__}: {e}"[:2000]
-            bar.update(); save()
+    def done(p, err):
+        name = run_name(p)
+        if err: state[name], errors[name] = "failed", err
+        else: state[name] = "finished"
+        bar.update(); save()
+    if ray:
+        from semid_nb.scale import run_on_ray
+        run_on_ray(todo, ray, cpus=1, gpus=ray_gpus, on_done=done)
+    else:
+        slots = queue.Queue()  # a terminal line and a device for each run under way
+        for i, d in enumerate(devices or [None] * max(1, workers)): slots.put((i + 1, d))
+        def one(p):
+            line, dev = slots.get()
+            try: return run_experiment(force=force, progress=progress, position=line,
+                                       **{**p, "device": dev or p["device"]})
+            finally: slots.put((line, dev))
+        with ThreadPoolExecutor(slots.qsize()) as ex:
+            futs = {ex.submit(one, p): p for p in todo}
+            for f in as_completed(futs):
+                try: f.result(); done(futs[f], None)
+                except Exception as e: done(futs[f], f"{type(e).__name__}: {e}"[:2000])
     bar.close()
     return pd.DataFrame([{"run": run_name(p), "embedding": p["embedding"], "quantizer": p["quantizer"],
                           "seed": p["seed"],
@@ -155,6 +166,9 @@ def main(argv=None):
     ap.add_argument("--grid", default="default", help=f"one of {', '.join(GRIDS)}")
     ap.add_argument("--shard", default=None, metavar="I/N", help="run only the I-th of N shares of the grid")
     ap.add_argument("--workers", type=int, default=1, help="experiments at once")
+    ap.add_argument("--devices", nargs="*", default=None, help="one run at a time on each device, e.g. cuda:0 cuda:1")
+    ap.add_argument("--ray", default=None, metavar="ADDRESS", help="run on a Ray cluster (auto, local, or an address)")
+    ap.add_argument("--ray-gpus", type=float, default=0, help="GPUs per run on the Ray cluster")
     ap.add_argument("--seeds", type=int, nargs="*", default=None, help="replace the grid's seeds")
     for k in ("dataset", "data_dir", "queries", "model", "preset", "out_dir"):
         ap.add_argument(f"--{k.replace('_', '-')}", default=None)
@@ -169,7 +183,8 @@ def main(argv=None):
     if a.plugin: params["plugins"] = a.plugin
     try:
         t = time.time()
-        df = run_grid(a.grid, a.shard, a.workers, a.force, a.seeds, **params)
+        df = run_grid(a.grid, a.shard, a.workers, a.force, a.seeds, devices=a.devices, ray=a.ray, ray_gpus=a.ray_gpus,
+                      **params)
     except SemidError as e:
         sys.exit(f"error: {e}")
     pd.set_option("display.width", 200, "display.precision", 3)

@@ -14,8 +14,8 @@ from .semantic_ids import id_tokens
 
 # %% auto 0
 __all__ = ['check_model_source', 'train_tokenizer', 'search_prompt', 'rec_prompt', 'search_prompts', 'rec_prompts', 'build_model',
-           'item_token_ids', 'encode_examples', 'pad_batch', 'tokenizer_texts', 'joint_examples', 'epoch_batches',
-           'train_model', 'save_checkpoint', 'train_settings', 'loss_figure']
+           'item_token_ids', 'encode_examples', 'pad_batch', 'padded', 'to_device', 'tokenizer_texts', 'joint_examples',
+           'epoch_batches', 'train_model', 'save_checkpoint', 'train_settings', 'loss_figure']
 
 # %% ../nbs/04_joint_model.ipynb 5
 def check_model_source(model:str) -> str:
@@ -128,7 +128,20 @@ def pad_batch(seqs:list[list[int]], pad:int, device=None) -> tuple:
     for i, s in enumerate(seqs): ids[i, :len(s)] = torch.tensor(s)
     return ids.to(device), (ids != pad).long().to(device)
 
-# %% ../nbs/04_joint_model.ipynb 25
+# %% ../nbs/04_joint_model.ipynb 24
+def padded(seqs:list[list[int]], pad:int) -> tuple:
+    "`(array [n, longest], lengths)`: every sequence right-padded with `pad`."
+    lengths = np.array([len(s) for s in seqs])
+    out = np.full((len(seqs), int(lengths.max()) if len(seqs) else 0), pad, np.int64)
+    for i, s in enumerate(seqs): out[i, :len(s)] = s
+    return out, lengths
+
+def to_device(a:np.ndarray, device) -> torch.Tensor:
+    "An array on `device`; to a GPU through pinned memory, without blocking."
+    t = torch.from_numpy(np.ascontiguousarray(a))
+    return t.pin_memory().to(device, non_blocking=True) if device.type == "cuda" else t
+
+# %% ../nbs/04_joint_model.ipynb 28
 def tokenizer_texts(data, # an `SRData`
                     queries:pd.DataFrame, # the query table (its train split is used)
                    ) -> list[str]:
@@ -151,7 +164,7 @@ def joint_examples(tok, # the tokenizer, with every ID token
     return {**encode_examples(tok, sources, targets, cfg["max_source_len"]), "n_search": len(train_q),
             "n_rec": len(rec)}
 
-# %% ../nbs/04_joint_model.ipynb 28
+# %% ../nbs/04_joint_model.ipynb 31
 def epoch_batches(lengths:np.ndarray, # prompt length of each example
                   batch_size:int, g:torch.Generator, # batch size, random generator
                   group_by_length:bool=True, pool:int=50) -> list[list[int]]:
@@ -166,53 +179,72 @@ def epoch_batches(lengths:np.ndarray, # prompt length of each example
         batches += [chunk[j:j + batch_size].tolist() for j in range(0, len(chunk), batch_size)]
     return [batches[i] for i in torch.randperm(len(batches), generator=g).tolist()]
 
-# %% ../nbs/04_joint_model.ipynb 30
+# %% ../nbs/04_joint_model.ipynb 33
 def train_model(model, tok, # the model and its tokenizer
                 examples:dict, # from `encode_examples`: source and target id lists
                 epochs:int=3, lr:float=2e-3, batch_size:int=128, weight_decay:float=0.01, warmup_ratio:float=0.05,
                 seed:int=0, device=None, progress:bool=True,
                 group_by_length:bool=True, # batches of similar prompt length (see `epoch_batches`)
-                callback=None, # called as callback(stage, step=, total=, epoch=, epochs=, loss=) after each step
+                callback=None, # called as callback(stage, step=, total=, epoch=, epochs=, loss=) every report
+                compile:bool=False, # torch.compile the forward (for a GPU; shapes vary, so it compiles dynamic)
+                accelerator=None, # an `accelerate.Accelerator`: data-parallel, each process a share of each batch
+                report_every:int=20, # steps between two reads of the loss on the host (the loop's only device sync)
+                max_steps:int|None=None, # stop after this many steps (the schedule still spans every epoch)
                ) -> dict:
     "Train on the mixed examples; returns losses per step, examples/s and seconds."
     from transformers import get_linear_schedule_with_warmup
-    device = device or get_device(); model.to(device).train()
+    device = accelerator.device if accelerator else (device or get_device())
+    model.to(device).train()
     set_seed(seed)
     n, steps_per_epoch = len(examples["source"]), math.ceil(len(examples["source"]) / batch_size)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay, fused=True)  # one kernel per step
     total = steps_per_epoch * epochs
     sched = get_linear_schedule_with_warmup(opt, int(warmup_ratio * total), total)
+    fwd = torch.compile(model, dynamic=True) if compile else model
+    rank, world = (accelerator.process_index, accelerator.num_processes) if accelerator else (0, 1)
+    if accelerator: fwd, opt = accelerator.prepare(fwd, opt)  # gradients averaged over processes (DDP)
+    clip = accelerator.clip_grad_norm_ if accelerator else torch.nn.utils.clip_grad_norm_
     bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
     g, losses, t0 = torch.Generator().manual_seed(seed), [], time.time()
-    bar = tqdm(total=total, desc="training", disable=not progress, mininterval=10)
-    lengths = np.array([len(s) for s in examples["source"]])
+    bar = tqdm(total=total, desc="training", disable=not progress or rank > 0, mininterval=10)
+    src, lengths = padded(examples["source"], tok.pad_token_id)          # padded once: a batch is a slice, not a loop
+    tgt, tlen = padded(examples["target"], -100)
     for ep in range(epochs):
         for b in epoch_batches(lengths, batch_size, g, group_by_length):
-            x, am = pad_batch([examples["source"][i] for i in b], tok.pad_token_id, device)
-            y, _ = pad_batch([examples["target"][i] for i in b], -100, device)
+            if max_steps is not None and len(losses) >= max_steps: break
+            b = b[rank::world] or b[:1]  # this process's share of the global batch
+            x = to_device(src[b, :lengths[b].max()], device); am = (x != tok.pad_token_id).long()
+            y = to_device(tgt[b, :tlen[b].max()], device)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-                loss = model(input_ids=x, attention_mask=am, labels=y).loss
-            loss.backward(); torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                loss = fwd(input_ids=x, attention_mask=am, labels=y).loss
+            accelerator.backward(loss) if accelerator else loss.backward()
+            clip(model.parameters(), 1.0)
             opt.step(); sched.step(); opt.zero_grad(set_to_none=True)
-            losses.append(loss.item()); bar.update()
-            bar.set_postfix(epoch=ep, loss=f"{np.mean(losses[-20:]):.3f}", refresh=False)  # no refresh: mininterval
-            if callback: callback("training", final=len(losses) == total, step=len(losses), total=total,
-                                  epoch=ep + 1, epochs=epochs, loss=round(float(np.mean(losses[-20:])), 4))
+            losses.append(loss.detach()); bar.update()
+            last = len(losses) == (total if max_steps is None else min(total, max_steps))
+            if len(losses) % report_every == 0 or last:
+                recent = round(torch.stack(losses[-report_every:]).float().mean().item(), 4)
+                bar.set_postfix(epoch=ep, loss=f"{recent:.3f}", refresh=False)  # no refresh: mininterval
+                if callback: callback("training", final=last, step=len(losses), total=total,
+                                      epoch=ep + 1, epochs=epochs, loss=recent)
     bar.close(); model.eval()
     secs = time.time() - t0
-    return {"losses": losses, "seconds": secs, "examples_per_s": n * epochs / secs, "examples": n}
+    losses = torch.stack(losses).float().cpu().tolist() if losses else []
+    seen = n * epochs if max_steps is None else min(n * epochs, max_steps * batch_size)
+    return {"losses": losses, "seconds": secs, "examples_per_s": seen / secs, "examples": n}
 
-# %% ../nbs/04_joint_model.ipynb 33
+# %% ../nbs/04_joint_model.ipynb 36
 def save_checkpoint(model, tok, path) -> Path:
     "Save model and tokenizer with `save_pretrained` (loadable with `build_model(path)`)."
     path = Path(path); path.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(path); tok.save_pretrained(path)
     return path
 
-# %% ../nbs/04_joint_model.ipynb 35
+# %% ../nbs/04_joint_model.ipynb 38
 def train_settings(cfg:dict) -> dict:
     "The keyword arguments of `train_model` that the preset sets."
-    return {k: cfg[k] for k in ("epochs", "lr", "batch_size", "weight_decay", "warmup_ratio", "group_by_length")}
+    keys = ("epochs", "lr", "batch_size", "weight_decay", "warmup_ratio", "group_by_length", "compile", "max_steps")
+    return {k: cfg[k] for k in keys}
 
 def loss_figure(losses:list, # training loss per step
                 title:str="joint training"):

@@ -33,7 +33,7 @@ def test_parameters_tag_kept():
 
 def test_notebooks_are_numbered_stages_and_clean():
     names = sorted(p.stem for p in (ROOT/"nbs").glob("*.ipynb"))
-    assert names == ["00_core", "01_data", "01a_llm_queries", "02_embeddings", "02a_recbole_compat", "03_semantic_ids", "04_joint_model", "05_evaluation", "06_experiment", "07_grid", "08_report", "index"]
+    assert names == ["00_core", "01_data", "01a_llm_queries", "02_embeddings", "02a_recbole_compat", "03_semantic_ids", "04_joint_model", "05_evaluation", "06_experiment", "07_grid", "08_report", "09_scale", "index"]
     for p in (ROOT/"nbs").glob("*.ipynb"):
         for c in json.loads(p.read_text())["cells"]:
             assert set(c.get("metadata", {})) <= {"tags"}, (p.name, c["metadata"])

