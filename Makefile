@@ -16,7 +16,7 @@ run: $(STAMP)  ## run the default grid (11 constructions/quantizers on ml-100k, 
 test: $(STAMP)  ## nbdev_test over the notebooks, then pytest
 	# one thread per notebook: two torch processes with two threads each thrash on two cores (4x slower)
 	OMP_NUM_THREADS=1 $(VENV)/bin/nbdev_test --n_workers 2 --timing
-	$(VENV)/bin/pytest -q tests
+	$(VENV)/bin/pytest -q --durations=12 tests
 
 install: $(STAMP)
 

@@ -206,11 +206,11 @@ def main():
     ex = joint_examples(tok, inp.data, inp.queries, ids, inp.cfg)
     out = {"device": device_name(dev), "torch": torch.__version__}
     print(f"device: {out['device']}, torch {torch.__version__}", flush=True)
+    if "trie" in a.parts: out["trie"] = trie_sizes(tok, dev)  # first: before training leaves freed memory resident
     if "training" in a.parts: out["training"] = training(inp, ids, tok, ex, dev, a.quick)
     if "decoding" in a.parts:
         train_model(model, tok, ex, **{**train_settings(inp.cfg), "epochs": 2}, progress=False, device=dev)  # a trained model
         out["decoding"], out["decoding summary"] = decoding(model, tok, inp, ids, dev, a.quick)
-    if "trie" in a.parts: out["trie"] = trie_sizes(tok, dev)
     out["seconds"] = round(time.time() - t0)
     pd.set_option("display.width", 220, "display.max_columns", 20)
     for part in ("training", "decoding", "trie"):

@@ -40,6 +40,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--items", type=int, default=62_138); ap.add_argument("--interactions", type=int, default=1_240_000)
     ap.add_argument("--users", type=int, default=20_000); ap.add_argument("--steps", type=int, default=300)
+    ap.add_argument("--baselines", nargs="*", default=["dense_bi_encoder", "bm25", "enmf", "dense_next_item", "popularity"],
+                    help="baselines to run (SASRec: one epoch over the 1.2M training prefixes took over 15 min here)")
     ap.add_argument("--out", default=None)
     a = ap.parse_args()
     out = Path(a.out) if a.out else outputs_dir()/"dry_run"
@@ -48,7 +50,7 @@ def main():
     made = time.time() - t
     over = {"catalog_text_fields": ["name", "category", "brand", "colour", "description"], "epochs": 1, "max_steps": a.steps,
             "max_eval_queries": 500, "max_eval_users": 500, "rec_epochs": 3, "rec_lrs": [0.01], "search_epochs": 1,
-            "keep_all_items": True}
+            "keep_all_items": True, "baselines": a.baselines}
     params = dict(dataset="catalog", data_dir=str(folder), preset="default", overrides=over, out_dir=str(out/"runs"))
     t = time.time(); peak_rss_mb(reset=True)
     inp = load_inputs(params)  # what the parent does before the kernel starts: the data's checks and the queries

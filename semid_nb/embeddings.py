@@ -17,7 +17,7 @@ from .data import query_fingerprint
 # %% auto 0
 __all__ = ['SPACES', 'load_sentence_model', 'encode_texts', 'pretrained_encoder', 'unique_item_batches', 'finetune_bi_encoder',
            'tuned_encoder', 'space_key', 'bi_encoder', 'item_embeddings', 'neighbours', 'dense_search_ranks', 'enmf',
-           'rec_space', 'enmf_rec_ranks', 'cooccurrence_pairs', 'multitask_encoder', 'fuse', 'fused_concat',
+           'rec_space', 'enmf_rec_ranks', 'sasrec', 'cooccurrence_pairs', 'multitask_encoder', 'fuse', 'fused_concat',
            'fused_svd', 'dense_next_item_ranks']
 
 # %% ../nbs/02_embeddings.ipynb 5
@@ -177,42 +177,51 @@ def dense_search_ranks(model, # the SentenceTransformer that made `emb`
     return top_k(l2_normalise(encode_texts(model, queries, batch_size)) @ l2_normalise(emb).T, k)
 
 # %% ../nbs/02_embeddings.ipynb 28
-def _enmf_one(data, epochs:int, batch_size:int, dim:int, lr:float, seed:int) -> dict:
-    "Train ENMF once with RecBole; factors indexed by our item ids and `data.users` order."
+def _recbole_sequences(data, work:str) -> None:
+    "Write the train sequences, each ending with the user's validation item, as RecBole atomic files under `work`."
+    d = Path(work)/"semid"; d.mkdir()
+    rows = [(u, i, t) for u, seq in data.train.items() for t, i in enumerate(list(seq) + [data.valid[u]])]
+    pd.DataFrame(rows, columns=["user_id:token", "item_id:token", "timestamp:float"]).to_csv(d/"semid.inter", sep="\t",
+                                                                                          index=False)
+    pd.DataFrame({"item_id:token": range(data.n_items)}).to_csv(d/"semid.item", sep="\t", index=False)
+
+def _recbole_fit(model_cls, data, work:str, seed:int, **settings) -> tuple:
+    "Train a RecBole model in `work` on the train sequences; return (dataset, model at its best epoch, its Recall@30)."
     from semid_nb.recbole_compat import patch_recbole, load_checkpoint
     patch_recbole()
     from recbole.config import Config
     from recbole.data import create_dataset, data_preparation
-    from recbole.model.general_recommender import ENMF
     from recbole.trainer import Trainer
+    _recbole_sequences(data, work)
+    config = Config(model=model_cls.__name__, dataset="semid", config_dict=dict(
+        data_path=work, checkpoint_dir=str(Path(work)/"ckpt"), seed=seed, reproducibility=True,
+        load_col={"inter": ["user_id", "item_id", "timestamp"], "item": ["item_id"]}, train_neg_sample_args=None,
+        eval_args={"split": {"LS": "valid_only"}, "order": "TO", "group_by": "user", "mode": "full"},
+        metrics=["Recall"], topk=[30], valid_metric="Recall@30", eval_batch_size=4096, show_progress=False,
+        use_gpu=torch.cuda.is_available(), state="ERROR", save_dataset=False, save_dataloaders=False, **settings))
+    logging.getLogger().setLevel(logging.ERROR)
+    ds = create_dataset(config)
+    train, valid, _ = data_preparation(config, ds)
+    model = model_cls(config, train.dataset).to(config["device"])
+    trainer = Trainer(config, model)
+    best, _ = trainer.fit(train, valid, saved=True, show_progress=False)  # keeps the best epoch on validation
+    model.load_state_dict(load_checkpoint(trainer.saved_model_file)["state_dict"]); model.eval()
+    return ds, model, float(best)
+
+def _enmf_one(data, epochs:int, batch_size:int, dim:int, lr:float, seed:int) -> dict:
+    "Train ENMF once with RecBole; factors indexed by our item ids and `data.users` order."
+    from semid_nb.recbole_compat import patch_recbole
+    patch_recbole()
+    from recbole.model.general_recommender import ENMF
     with tempfile.TemporaryDirectory() as work, contextlib.chdir(work), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # RecBole's own deprecation warnings (torch.cuda.amp)
-        d = Path(work)/"semid"; d.mkdir()
-        rows = [(u, i, t) for u, seq in data.train.items() for t, i in enumerate(list(seq) + [data.valid[u]])]
-        inter = pd.DataFrame(rows, columns=["user_id:token", "item_id:token", "timestamp:float"])
-        inter.to_csv(d/"semid.inter", sep="\t", index=False)
-        pd.DataFrame({"item_id:token": range(data.n_items)}).to_csv(d/"semid.item", sep="\t", index=False)
-        config = Config(model="ENMF", dataset="semid", config_dict=dict(
-            data_path=work, checkpoint_dir=str(Path(work)/"ckpt"),
-            load_col={"inter": ["user_id", "item_id", "timestamp"], "item": ["item_id"]},
-            epochs=epochs, train_batch_size=batch_size, embedding_size=dim, learning_rate=lr, learner="adam", seed=seed,
-            reproducibility=True, train_neg_sample_args=None,
-            eval_args={"split": {"LS": "valid_only"}, "order": "TO", "group_by": "user", "mode": "full"},
-            metrics=["Recall"], topk=[30], valid_metric="Recall@30", eval_batch_size=4096, stopping_step=epochs,
-            show_progress=False,
-            use_gpu=torch.cuda.is_available(), state="ERROR", save_dataset=False, save_dataloaders=False))
-        logging.getLogger().setLevel(logging.ERROR)
-        ds = create_dataset(config)
-        train, valid, _ = data_preparation(config, ds)
-        model = ENMF(config, train.dataset).to(config["device"])
-        trainer = Trainer(config, model)
-        best, _ = trainer.fit(train, valid, saved=True, show_progress=False)
-        model.load_state_dict(load_checkpoint(trainer.saved_model_file)["state_dict"])
+        ds, model, best = _recbole_fit(ENMF, data, work, seed, epochs=epochs, train_batch_size=batch_size,
+                                       embedding_size=dim, learning_rate=lr, learner="adam", stopping_step=epochs)
         items = np.array([int(t) for t in ds.field2id_token["item_id"][1:]])
         users = ds.token2id("user_id", [str(u) for u in data.users])
         out = {"item": np.zeros((data.n_items, dim), np.float32),
                "user": model.user_embedding.weight.detach().cpu().numpy()[users],
-               "h": model.H_i.weight.detach().cpu().numpy()[0], "valid_recall@30": float(best)}
+               "h": model.H_i.weight.detach().cpu().numpy()[0], "valid_recall@30": best}
         out["item"][items] = model.item_embedding.weight.detach().cpu().numpy()[1:]
     return out
 
@@ -254,6 +263,43 @@ def enmf_rec_ranks(f:dict, # `enmf` output
     return top_k(s, k)
 
 # %% ../nbs/02_embeddings.ipynb 34
+def sasrec(data, # an `SRData`
+           seed:int=0, cache_dir=None,
+           epochs:int=30, batch_size:int=256, dim:int=64, lr:float=1e-3, # training (Adam, cross-entropy)
+           max_len:int=50, # items of a history the model reads
+           k:int=100, # items kept per user
+          ) -> dict:
+    "SASRec through RecBole: every user's top-`k` next items after their whole history (`top`, seen items excluded)."
+    def fit():
+        from semid_nb.recbole_compat import patch_recbole
+        patch_recbole()
+        from recbole.data.interaction import Interaction
+        from recbole.model.sequential_recommender import SASRec
+        with tempfile.TemporaryDirectory() as work, contextlib.chdir(work), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # RecBole's own deprecation warnings
+            ds, model, best = _recbole_fit(SASRec, data, work, seed, epochs=epochs, train_batch_size=batch_size,
+                                           hidden_size=dim, inner_size=4 * dim, learning_rate=lr, stopping_step=10,
+                                           MAX_ITEM_LIST_LENGTH=max_len, loss_type="CE")
+            tokens = ds.field2id_token["item_id"]
+            ours = np.array([-1] + [int(t) for t in tokens[1:]])     # RecBole's item id -> ours (0 is padding)
+            theirs = np.zeros(data.n_items, np.int64); theirs[ours[1:]] = np.arange(1, len(tokens))
+            top = []
+            for start in range(0, len(data.users), 1024):
+                seqs = [theirs[list(data.train[u]) + [data.valid[u]]] for u in data.users[start:start + 1024]]
+                x = torch.zeros(len(seqs), max_len, dtype=torch.long)
+                for r, sq in enumerate(seqs): x[r, :min(len(sq), max_len)] = torch.as_tensor(sq[-max_len:])
+                batch = Interaction({model.ITEM_SEQ: x, model.ITEM_SEQ_LEN: torch.as_tensor([min(len(sq), max_len)
+                                                                                              for sq in seqs])})
+                batch = batch.to(next(model.parameters()).device)
+                with torch.no_grad(): sc = model.full_sort_predict(batch).float().cpu().numpy()
+                sc[:, 0] = -np.inf
+                for r, sq in enumerate(seqs): sc[r, sq] = -np.inf
+                top.append(ours[top_k(sc, min(k, data.n_items))])
+        return {"top": np.concatenate(top), "valid_recall": np.float64(best)}
+    key = stable_hash("sasrec", data.fingerprint, epochs, batch_size, dim, lr, max_len, k, seed)
+    return cached_npz(f"sasrec/{key}", fit, cache_dir)
+
+# %% ../nbs/02_embeddings.ipynb 38
 def cooccurrence_pairs(data, # an `SRData`
                        window:int=1, # an item pairs with each of the next `window` items of the history
                        n:int|None=None, # pairs to sample (None: all, shuffled)
@@ -266,7 +312,7 @@ def cooccurrence_pairs(data, # an `SRData`
     if n is None or n <= len(pairs): return pairs[rng.permutation(len(pairs))[:n]]
     return pairs[rng.integers(0, len(pairs), n)]
 
-# %% ../nbs/02_embeddings.ipynb 35
+# %% ../nbs/02_embeddings.ipynb 39
 @SPACES.register("multitask", label="Multi-task", settings={**_TUNING, "window": "multitask_window",
                                                             "n_pairs": "multitask_item_pairs"},
                  tables=(2,), row=8, encoder=True, tuned=True, queries=True)
@@ -278,7 +324,7 @@ def multitask_encoder(data, queries, seed, name, epochs, batch_size, lr,
     n = n_pairs or int((queries.split == "train").sum())
     return tuned_encoder(data, queries, seed, name, epochs, batch_size, lr, cooccurrence_pairs(data, window, n, seed))
 
-# %% ../nbs/02_embeddings.ipynb 38
+# %% ../nbs/02_embeddings.ipynb 42
 def fuse(a:np.ndarray, b:np.ndarray, # two embeddings of the same items
          how:str="concat", # "concat" or "svd"
          seed:int=0) -> np.ndarray:
@@ -297,7 +343,7 @@ def fused_concat(search, rec): return fuse(search, rec, "concat")
 @SPACES.register("fused_svd", label="Fused SVD", needs=("search", "rec"), tables=(2,), row=7, dense="search")
 def fused_svd(search, rec, seed): return fuse(search, rec, "svd", seed)
 
-# %% ../nbs/02_embeddings.ipynb 41
+# %% ../nbs/02_embeddings.ipynb 45
 def dense_next_item_ranks(emb:np.ndarray, # item embeddings
                           last_items:np.ndarray, # each user's most recent item
                           k:int=30) -> np.ndarray:

@@ -10,7 +10,7 @@ from tqdm import tqdm
 from .core import SemidError, Registry, top_k
 from .data import rec_examples
 from .embeddings import (SPACES, bi_encoder, item_embeddings, dense_search_ranks, enmf, enmf_rec_ranks,
-                                  dense_next_item_ranks)
+                                  dense_next_item_ranks, sasrec)
 from .semantic_ids import dense_space
 from .joint_model import encode_examples, pad_batch, search_prompts, rec_prompts, item_token_ids
 
@@ -18,8 +18,8 @@ from .joint_model import encode_examples, pad_batch, search_prompts, rec_prompts
 __all__ = ['TASKS', 'BASELINES', 'IDTrie', 'T5Steps', 'diverse_beam_search', 'exhaustive_scores', 'decode_prompts', 'rank_items',
            'trie_scores', 'exact_top_items', 'exact_rank_items', 'target_ranks', 'metrics_from_ranks', 'split_rec',
            'task_metrics', 'random_baseline', 'popularity_ranks', 'eval_sets', 'evaluate', 'dense_bi_encoder',
-           'bm25_ranks', 'bm25', 'enmf_baseline', 'dense_next_item', 'popularity', 'random_ranking', 'run_baselines',
-           'results_table']
+           'bm25_ranks', 'bm25', 'enmf_baseline', 'sasrec_baseline', 'dense_next_item', 'popularity', 'random_ranking',
+           'run_baselines', 'results_table']
 
 # %% ../nbs/05_evaluation.ipynb 5
 class IDTrie:
@@ -500,22 +500,28 @@ def evaluate(model, tok, # trained model and tokenizer
     "Metrics for search and recommendation (all/head/torso) with per-prompt ranks and decoding speed."
     tries = {t: IDTrie(item_token_ids(tok, id_sets[t])) for t in ("search", "rec")}
     bs = cfg["eval_batch_size_gpu" if next(model.parameters()).is_cuda else "eval_batch_size"]
-    if cfg.get("decoder", "diverse_beam") == "exact":
-        kw = dict(batch_size=bs, max_source_len=cfg["max_source_len"], progress=progress, accelerator=accelerator)
-        rank = lambda prompts, t, desc: exact_rank_items(model, tok, prompts, t, desc=desc, **kw)
+    common = dict(batch_size=bs, max_source_len=cfg["max_source_len"], progress=progress, accelerator=accelerator)
+    exact = lambda prompts, t, desc: exact_rank_items(model, tok, prompts, t, desc=f"{desc} (exact)", **common)
+    if cfg.get("decoder", "diverse_beam") == "exact": rank = exact
     else:
         kw = dict(num_beams=cfg["num_beams"], num_groups=cfg["num_groups"], diversity_penalty=cfg["diversity_penalty"],
-                  constrained=cfg["constrained"], batch_size=bs,
-                  max_source_len=cfg["max_source_len"], progress=progress, accelerator=accelerator)
+                  constrained=cfg["constrained"], **common)
         rank = lambda prompts, t, desc: rank_items(model, tok, prompts, t, desc=desc, **kw)
-    s_ranked, s_qps = rank(search_prompts(test_q["query"]), tries["search"], "search")
-    r_ranked, r_qps = rank(rec_prompts(rec_test.history, id_sets["rec"]), tries["rec"], "recommendation")
-    ranks = {"search": target_ranks(s_ranked, test_q.item.to_numpy()),
-             **split_rec(target_ranks(r_ranked, rec_test.target.to_numpy()), data.head[rec_test.target.to_numpy()])}
-    return {"metrics": task_metrics(ranks), "ranks": {"search": ranks["search"], "rec": ranks["rec"]},
-            "distinct_items": {"search": float((s_ranked >= 0).sum(1).mean()),
-                               "rec": float((r_ranked >= 0).sum(1).mean())},
-            "queries_per_s": {"search": s_qps, "rec": r_qps}}
+    prompts = {"search": search_prompts(test_q["query"]), "rec": rec_prompts(rec_test.history, id_sets["rec"])}
+    targets = {"search": test_q.item.to_numpy(), "rec": rec_test.target.to_numpy()}
+    def ranks_of(decode):
+        ranked = {t: decode(prompts[t], tries[t], "search" if t == "search" else "recommendation") for t in prompts}
+        ranks = {"search": target_ranks(ranked["search"][0], targets["search"]),
+                 **split_rec(target_ranks(ranked["rec"][0], targets["rec"]), data.head[targets["rec"]])}
+        return ranked, ranks
+    ranked, ranks = ranks_of(rank)
+    out = {"metrics": task_metrics(ranks), "ranks": {"search": ranks["search"], "rec": ranks["rec"]},
+           "distinct_items": {t: float((ranked[t][0] >= 0).sum(1).mean()) for t in ranked},
+           "queries_per_s": {t: ranked[t][1] for t in ranked}}
+    if cfg.get("exact_also") and rank is not exact:  # what the model has learned, beside what the paper's decoder finds
+        ranked_x, ranks_x = ranks_of(exact)
+        out["exact"] = {"metrics": task_metrics(ranks_x), "queries_per_s": {t: ranked_x[t][1] for t in ranked_x}}
+    return out
 
 # %% ../nbs/05_evaluation.ipynb 48
 BASELINES = Registry("baseline", inputs=("data", "cfg", "queries", "test_q", "rec_test", "construction", "seed",
@@ -567,6 +573,17 @@ def enmf_baseline(data, cfg, rec_test, seed, cache_dir) -> dict:
             "info": {"lr": float(f["lr"]),
                      "valid_recall@30": {str(float(lr)): float(v) for lr, v in zip(f["lrs"], f["valid_recall"])}}}
 
+_SASREC = {k: f"sasrec_{k}" for k in ("epochs", "batch_size", "dim", "lr", "max_len")}
+
+@BASELINES.register("sasrec", label="SASRec", settings=_SASREC, opt_in=True)  # minutes per epoch on a CPU
+def sasrec_baseline(data, rec_test, seed, cache_dir, epochs, batch_size, dim, lr, max_len) -> dict:
+    "Recommendation Recall of SASRec (RecBole, cross-entropy), reading each test user's whole history."
+    f = sasrec(data, seed, cache_dir, epochs, batch_size, dim, lr, max_len)
+    row = {u: r for r, u in enumerate(data.users)}
+    target, head = _rec_targets(data, rec_test)
+    ranks = target_ranks(f["top"][[row[u] for u in rec_test.user]], target)
+    return {**task_metrics(split_rec(ranks, head)), "info": {"valid_recall@30": float(f["valid_recall"])}}
+
 @BASELINES.register("dense_next_item", label="dense next-item")
 def dense_next_item(data, cfg, queries, rec_test, construction, seed, cache_dir) -> dict|None:
     "Recommendation Recall of the items nearest the user's last item in the construction's space (None for schemes)."
@@ -593,9 +610,10 @@ def random_ranking(data) -> dict:
 def run_baselines(data, cfg:dict, queries:pd.DataFrame, # the run's dataset, settings and query table
                   test_q:pd.DataFrame, rec_test:pd.DataFrame, # its test sets (from `eval_sets`)
                   construction:str, seed:int=0, cache_dir=None) -> dict:
-    "`{baseline: {label, task: metrics, ...}}` for every baseline that applies (those of `cfg['baselines']`, else all)."
-    out = {}
-    for b in BASELINES.values() if cfg.get("baselines") is None else [BASELINES[n] for n in cfg["baselines"]]:
+    "`{baseline: {label, task: metrics, ...}}` for the baselines of `cfg['baselines']` (None: all but opt-in ones)."
+    out, named = {}, cfg.get("baselines")
+    chosen = [e for e in BASELINES.values() if not e.meta.get("opt_in")] if named is None else [BASELINES[n] for n in named]
+    for b in chosen:
         res = b(cfg, data=data, cfg=cfg, queries=queries, test_q=test_q, rec_test=rec_test, construction=construction,
                 seed=seed, cache_dir=cache_dir)
         if res is not None: out[b.name] = {"label": b.label, **res}

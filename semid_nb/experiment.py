@@ -5,12 +5,12 @@
 # %% ../nbs/06_experiment.ipynb 2
 from __future__ import annotations
 import argparse, json, os, resource, shutil, sys, threading, time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np, pandas as pd
 from tqdm import tqdm
-from .core import (SemidError, ProgressLog, get_config, write_json, package_versions, git_commit,
-                           project_root, set_seed, stable_hash, get_device, use_device, load_plugins, plugin_sources)
+from .core import (SemidError, ProgressLog, get_config, write_json, package_versions, git_commit, project_root,
+                           set_seed, fix_threads, stable_hash, get_device, use_device, load_plugins, plugin_sources)
 from .data import (DATASETS, QUERY_SOURCES, SRData, load_dataset, make_queries, check_query_source,
                            query_ambiguity)
 import semid_nb.llm_queries  # registers queries="llm"
@@ -63,21 +63,25 @@ class Inputs:
     shared_seed: int     # seed of queries, embeddings, IDs and test samples
     data: SRData         # the dataset
     queries: pd.DataFrame  # the query table (train and test)
+    threads: dict = field(default_factory=dict)  # the thread and determinism settings in force (`fix_threads`)
 
 def load_inputs(params:dict, # the run's parameters (missing ones take `DEFAULTS`)
                 progress:bool=True, # progress bars (downloads, language-model queries)
                ) -> Inputs:
-    "Validate `params`, then load the dataset and its queries (both cached)."
+    "Validate `params`, fix this process's threads, then load the dataset and its queries (both cached)."
     p = {**DEFAULTS, **params}
     cfg = validate_params(p)
+    threads = fix_threads(cfg["threads"], cfg["deterministic"])
     sseed = p["seed"] if cfg["shared_seed"] is None else cfg["shared_seed"]
     data = load_dataset(p["dataset"], p["data_dir"], {**cfg, "shared_seed": sseed}, progress=progress)
-    return Inputs(p, cfg, p["seed"], sseed, data, make_queries(data, p["queries"], cfg, sseed, progress=progress))
+    queries = make_queries(data, p["queries"], cfg, sseed, progress=progress)
+    return Inputs(p, cfg, p["seed"], sseed, data, queries, threads)
 
 def write_params(run_dir, inp:Inputs) -> Path:
     "Write `params.json`: every parameter and setting, the seeds, package versions, commit and device."
     return write_json(Path(run_dir)/"params.json", {
         "params": inp.params, "settings": inp.cfg, "seed": inp.seed, "shared_seed": inp.shared_seed,
+        "threads": inp.threads,
         "versions": package_versions(), "git_commit": git_commit(), "device": str(get_device()),
         "run_name": Path(run_dir).name})
 
@@ -149,7 +153,8 @@ def write_results(run_dir, # the run folder
         "queries": {"source": inp.params["queries"], "rows": len(inp.queries), **inp.queries.attrs},
         "training": {k: hist[k] for k in ("examples", "examples_per_s", "seconds")},
         "final_loss": float(np.mean(hist["losses"][-20:])),
-        "decoding_queries_per_s": ev["queries_per_s"], "distinct_items_returned": ev["distinct_items"]})
+        "decoding_queries_per_s": ev["queries_per_s"], "distinct_items_returned": ev["distinct_items"],
+        "exact_decoder": ev.get("exact")})
     write_json(run_dir/"metrics.json", ev["metrics"])
     return run_dir
 

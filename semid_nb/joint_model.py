@@ -206,7 +206,8 @@ def train_model(model, tok, # the model and its tokenizer
     clip = accelerator.clip_grad_norm_ if accelerator else torch.nn.utils.clip_grad_norm_
     bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
     g, losses, t0 = torch.Generator().manual_seed(seed), [], time.time()
-    bar = tqdm(total=total, desc="training", disable=not progress or rank > 0, mininterval=10)
+    steps = total if max_steps is None else min(total, max_steps)  # the steps this call runs (progress, time left)
+    bar = tqdm(total=steps, desc="training", disable=not progress or rank > 0, mininterval=10)
     src, lengths = padded(examples["source"], tok.pad_token_id)          # padded once: a batch is a slice, not a loop
     tgt, tlen = padded(examples["target"], -100)
     for ep in range(epochs):
@@ -221,11 +222,11 @@ def train_model(model, tok, # the model and its tokenizer
             clip(model.parameters(), 1.0)
             opt.step(); sched.step(); opt.zero_grad(set_to_none=True)
             losses.append(loss.detach()); bar.update()
-            last = len(losses) == (total if max_steps is None else min(total, max_steps))
+            last = len(losses) == steps
             if len(losses) % report_every == 0 or last:
                 recent = round(torch.stack(losses[-report_every:]).float().mean().item(), 4)
                 bar.set_postfix(epoch=ep, loss=f"{recent:.3f}", refresh=False)  # no refresh: mininterval
-                if callback: callback("training", final=last, step=len(losses), total=total,
+                if callback: callback("training", final=last, step=len(losses), total=steps,
                                       epoch=ep + 1, epochs=epochs, loss=recent)
     bar.close(); model.eval()
     secs = time.time() - t0

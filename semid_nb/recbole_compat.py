@@ -4,7 +4,7 @@
 
 # %% ../nbs/02a_recbole_compat.ipynb 2
 from __future__ import annotations
-import numpy as np
+import numpy as np, torch
 
 # %% auto 0
 __all__ = ['patch_recbole', 'load_checkpoint']
@@ -24,12 +24,24 @@ def _fill_nan(self):
                 feat[field] = feat[field].apply(lambda x: np.array([], dtype=dtype) if isinstance(x, float) else x)
 
 # %% ../nbs/02a_recbole_compat.ipynb 5
+def _enmf_loss(self, interaction):
+    "RecBole's `ENMF.calculate_loss` with each Gram matrix as one `d x d` product, not `n` stacked outer products."
+    user = interaction[self.USER_ID]
+    pos_score = self.forward(user)
+    item, batch_user, h = self.item_embedding.weight, self.user_embedding(user), self.H_i.weight
+    t = ((item.t() @ item) * (batch_user.t() @ batch_user) * (h.t() @ h)).sum()
+    loss = self.negative_weight * t + torch.sum((1 - self.negative_weight) * torch.square(pos_score) - 2 * pos_score)
+    return loss + self.reg_loss()
+
+# %% ../nbs/02a_recbole_compat.ipynb 6
 def patch_recbole():
-    "Make RecBole 1.2.1 run on numpy 2 and pandas 3 (idempotent)."
+    "Make RecBole 1.2.1 run on numpy 2 and pandas 3, and ENMF's loss linear in the catalogue (idempotent)."
     for old, new in {"float_": np.float64, "complex_": np.complex128, "unicode_": np.str_}.items():
         if not hasattr(np, old): setattr(np, old, new)
     from recbole.data.dataset import Dataset
+    from recbole.model.general_recommender import ENMF
     Dataset._fill_nan = _fill_nan
+    ENMF.calculate_loss = _enmf_loss
 
 def load_checkpoint(path, map_location="cpu") -> dict:
     "A checkpoint RecBole's `Trainer` saved (our own file: it holds a `Config`, so `weights_only=False`)."

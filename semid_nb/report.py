@@ -57,8 +57,11 @@ def load_runs(folders) -> pd.DataFrame:
         if not is_finished(f): continue
         p, m = json.loads((f/"params.json").read_text()), json.loads((f/"metrics.json").read_text())
         rep = json.loads((f/"report.json").read_text())
+        exact = (rep.get("exact_decoder") or {}).get("metrics", {})  # runs with `exact_also`
         rows.append({"embedding": p["params"]["embedding"], "quantizer": p["params"]["quantizer"], "seed": p["seed"],
-                     **{t: m[t]["recall@30"] for t in TASKS}, "baselines": rep["baselines"],
+                     **{t: m[t]["recall@30"] for t in TASKS},
+                     **{f"{t} exact": exact[t]["recall@30"] if t in exact else np.nan for t in TASKS},
+                     "baselines": rep["baselines"],
                      "id_stats": rep["id_stats"],
                      "minutes": rep["seconds"]["total"] / 60, "folder": str(f)})
     if not rows: raise SemidError("No finished runs to report on; run the grid first (make run, or semid-grid).")
@@ -208,11 +211,14 @@ def write_report(folders, # run folders (unfinished ones are skipped)
         atomic_write(out/f"{name}.csv", df.to_csv())
         md.append(f"## {t['title']}\n\n{text}")
     figure1(runs, out/"figure1.png"); md.append("## Figure 1\n\n![Figure 1](figure1.png)\n")
-    per_run = runs[["embedding", "quantizer", "seed", *TASKS, "minutes"]].copy()
+    exact = [f"{t} exact" for t in ("search", "rec") if runs[f"{t} exact"].notna().any()]  # the exact decoder's
+    per_run = runs[["embedding", "quantizer", "seed", *TASKS, *exact, "minutes"]].copy()
     for col, f in _ID_COLUMNS.items(): per_run[col] = [_per_set(s, f) for s in runs.id_stats]
     per_run["tokens added"] = [s["tokens_added_total"] for s in runs.id_stats]
     atomic_write(out/"runs.csv", per_run.to_csv(index=False))
-    md.append("## Every run\n\nID statistics per ID set (`separate` and `prefix_share` have one per task): "
+    md.append("## Every run\n\nRecall@30 of diverse beam search (the paper's decoder) and, where run, of the exact "
+              "decoder on the same model and prompts (`search exact`, `rec exact`). "
+              "ID statistics per ID set (`separate` and `prefix_share` have one per task): "
               "unique IDs before the "
               "collision level, the largest group of items sharing an ID, codes used and perplexity per level.\n\n"
               + per_run.to_markdown(index=False, floatfmt=".3f") + "\n")

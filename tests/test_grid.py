@@ -52,6 +52,7 @@ def test_smoke_grid_and_report(out):
     assert (pd.read_csv(rep/"enmf_lr.csv")["validation R@30"].between(0, 1)).all()
     t2 = (rep/"table2.md").read_text()
     assert "(a) Content" in t2 and "(b) Separate" in t2 and "± " in t2 and "*popularity*" in t2 and "*BM25*" in t2 and "*ENMF*" in t2
+    assert per_run[["search exact", "rec exact"]].stack().between(0, 1).all()  # the exact decoder beside every row
     num = pd.read_csv(rep/"table2.csv", index_col=0)
     runs = load_runs(df.folder)
     assert num.loc["Content", "search mean"] == pytest.approx(runs[runs.embedding == "content"].search.mean())

@@ -12,7 +12,7 @@ SEMID_RUN = str(Path(sys.executable).parent/"semid-run")
 def launch(n:int, out:Path):
     "The smoke experiment in-process, under torchrun with `n` CPU processes (Accelerate over gloo); its run folder."
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(n), SEMID_RUN, "--inline", "--preset", "smoke",
-           "--device", "cpu", "--out-dir", str(out)]
+           "--device", "cpu", "--out-dir", str(out), "--set", "threads=1"]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert res.returncode == 0, res.stderr[-3000:]
     return next(p.parent for p in out.glob("*/DONE.json"))
