@@ -612,7 +612,8 @@ def run_baselines(data, cfg:dict, queries:pd.DataFrame, # the run's dataset, set
                   construction:str, seed:int=0, cache_dir=None) -> dict:
     "`{baseline: {label, task: metrics, ...}}` for the baselines of `cfg['baselines']` (None: all but opt-in ones)."
     out, named = {}, cfg.get("baselines")
-    chosen = [e for e in BASELINES.values() if not e.meta.get("opt_in")] if named is None else [BASELINES[n] for n in named]
+    if named is None: chosen = [e for e in BASELINES.values() if not e.meta.get("opt_in")]
+    else: chosen = [BASELINES[n] for n in named]
     for b in chosen:
         res = b(cfg, data=data, cfg=cfg, queries=queries, test_q=test_q, rec_test=rec_test, construction=construction,
                 seed=seed, cache_dir=cache_dir)
