@@ -10,7 +10,7 @@ ARGS ?=
 
 .PHONY: run test install export execute-nbs readme check-sync
 
-run: $(STAMP)  ## run the default grid (11 constructions/quantizers on ml-100k, small T5) and write outputs/report
+run: $(STAMP)  ## run the default grid (12 rows: the paper's 11 constructions/quantizers and random IDs, on ml-100k, small T5) and write outputs/report
 	$(VENV)/bin/semid-grid $(ARGS)
 
 test: $(STAMP)  ## nbdev_test over the notebooks, then pytest

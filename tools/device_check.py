@@ -22,6 +22,10 @@ def prepare():
         inp = load_inputs({"dataset": ds})
         build_id_sets(inp.data, "content", "rq_kmeans", inp.cfg, inp.queries, inp.shared_seed)
         print(ds, inp.data)
+    # the template queries (12 MB) are made again there in about 20 s: carried, they would take the device tool's
+    # carry (64 MiB with the wheels) over its limit
+    import shutil; from semid_nb.core import outputs_dir
+    shutil.rmtree(outputs_dir()/"cache"/"queries", ignore_errors=True)
 
 
 def run(out:Path, quick:bool=False):
