@@ -5,13 +5,16 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
-# extra semid-grid options for `make run`, e.g. ARGS="--seeds 0 1 --workers 2" (see .venv/bin/semid-grid --help)
+# `make run`'s grid runs two experiments at a time with one thread each: on a 2-core machine that trains 1.75x as
+# many steps per second as one experiment with two threads, and one thread per run gives the same results on any
+# machine. Extra semid-grid options go in ARGS, e.g. ARGS="--seeds 0 1 2" (see .venv/bin/semid-grid --help).
+GRID_ARGS ?= --workers 2 --set threads=1
 ARGS ?=
 
 .PHONY: run test install export execute-nbs readme check-sync
 
 run: $(STAMP)  ## run the default grid (12 rows: the paper's 11 constructions/quantizers and random IDs, on ml-100k, small T5) and write outputs/report
-	$(VENV)/bin/semid-grid $(ARGS)
+	$(VENV)/bin/semid-grid $(GRID_ARGS) $(ARGS)
 
 test: $(STAMP)  ## nbdev_test over the notebooks, then pytest
 	# one thread per notebook: two torch processes with two threads each thrash on two cores (4x slower)

@@ -291,9 +291,10 @@ def main(argv=None):
     for k in ("dataset", "data_dir", "queries", "embedding", "quantizer", "model", "preset", "out_dir"):
         ap.add_argument(f"--{k.replace('_', '-')}", default=DEFAULTS[k])
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+    ap.add_argument("--set", nargs="*", action="extend", default=[], metavar="KEY=VALUE",
                     help="preset overrides, e.g. --set epochs=1 num_beams=20")
-    ap.add_argument("--plugin", nargs="*", default=[], help="modules or .py files registering spaces, quantizers...")
+    ap.add_argument("--plugin", nargs="*", action="extend", default=[],
+                    help="modules or .py files registering spaces, quantizers...")
     ap.add_argument("--force", action="store_true", help="rerun even if the run is finished")
     ap.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: CUDA when there is one)")
     ap.add_argument("--inline", action="store_true",

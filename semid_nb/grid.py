@@ -172,8 +172,10 @@ def main(argv=None):
     ap.add_argument("--seeds", type=int, nargs="*", default=None, help="replace the grid's seeds")
     for k in ("dataset", "data_dir", "queries", "model", "preset", "out_dir"):
         ap.add_argument(f"--{k.replace('_', '-')}", default=None)
-    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="preset overrides for every run")
-    ap.add_argument("--plugin", nargs="*", default=[], help="modules or .py files registering spaces, quantizers...")
+    ap.add_argument("--set", nargs="*", action="extend", default=[], metavar="KEY=VALUE",
+                    help="preset overrides for every run (repeatable)")
+    ap.add_argument("--plugin", nargs="*", action="extend", default=[],
+                    help="modules or .py files registering spaces, quantizers...")
     ap.add_argument("--force", action="store_true", help="rerun finished runs")
     ap.add_argument("--no-report", action="store_true", help="skip writing outputs/report")
     a = ap.parse_args(argv)

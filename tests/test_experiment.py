@@ -75,6 +75,13 @@ def test_cli_reports_errors(capsys):
     assert "Unknown embedding 'bert'" in str(e.value)
 
 
+def test_cli_set_repeats(tmp_path):
+    # `--set` given twice keeps both (the Makefile's GRID_ARGS and a user's ARGS): the first one's bad key is seen
+    with pytest.raises(SystemExit) as e:
+        main(["--preset", "smoke", "--out-dir", str(tmp_path), "--set", "epoch=1", "--set", "epochs=1"])
+    assert "Unknown setting" in str(e.value) and "epoch" in str(e.value)
+
+
 def test_user_query_file(tmp_path):
     # a user's own queries replace the generated ones; bad files are refused with a message
     from semid_nb.data import load_dataset
