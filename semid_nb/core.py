@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb 2
 from __future__ import annotations
-import hashlib, importlib, importlib.util, inspect, json, os, random, subprocess, sys, time, zipfile, platform
+import hashlib, importlib, importlib.util, inspect, json, os, random, re, subprocess, sys, time, zipfile, platform
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -13,10 +13,10 @@ import numpy as np
 
 # %% auto 0
 __all__ = ['PAPER', 'PRESETS', 'ADDED_SETTINGS', 'REGISTRIES', 'TRACKED_PACKAGES', 'MPNET_SHA256', 'SemidError', 'check_choice',
-           'get_config', 'Entry', 'Registry', 'add_settings', 'set_seed', 'get_device', 'use_device', 'fix_threads',
-           'l2_normalise', 'top_k', 'project_root', 'outputs_dir', 'atomic_write', 'write_json', 'ProgressLog',
-           'stable_hash', 'cached_npz', 'load_plugins', 'plugin_sources', 'package_versions', 'git_commit',
-           'sha256_file', 'unpack_mpnet', 'resolve_sentence_model']
+           'get_config', 'Entry', 'Registry', 'add_settings', 'set_seed', 'get_device', 'check_device', 'use_device',
+           'fix_threads', 'l2_normalise', 'top_k', 'project_root', 'outputs_dir', 'atomic_write', 'write_json',
+           'ProgressLog', 'stable_hash', 'cached_npz', 'load_plugins', 'plugin_sources', 'package_versions',
+           'git_commit', 'sha256_file', 'unpack_mpnet', 'resolve_sentence_model']
 
 # %% ../nbs/00_core.ipynb 5
 class SemidError(ValueError):
@@ -250,12 +250,18 @@ def get_device():
     want = os.environ.get("SEMID_DEVICE")
     return torch.device(want if want else "cuda" if torch.cuda.is_available() else "cpu")
 
+def check_device(spec:str|None, # "cpu", "cuda", "cuda:N" or None
+                ) -> str|None:
+    "`spec` if it names a device, else a `SemidError` (checked before a run starts)."
+    if spec and not (spec in ("cpu", "cuda") or re.fullmatch(r"cuda:\d+", spec)):
+        raise SemidError(f"Unknown device {spec!r}: use cpu, cuda or cuda:N.")
+    return spec
+
 def use_device(spec:str|None, # "cpu", "cuda", "cuda:N" (this process sees only GPU N), or None (no change)
               ):
     "Make this process use one device: call it before CUDA starts (a run's kernel does it first)."
-    if not spec: return
+    if not check_device(spec): return
     if spec.startswith("cuda:"): os.environ["CUDA_VISIBLE_DEVICES"] = spec.split(":", 1)[1]; spec = "cuda"
-    if spec not in ("cpu", "cuda"): raise SemidError(f"Unknown device {spec!r}: use cpu, cuda or cuda:N.")
     os.environ["SEMID_DEVICE"] = spec
 
 # %% ../nbs/00_core.ipynb 23
@@ -267,6 +273,7 @@ def fix_threads(n:int|None, # threads for torch, BLAS and OpenMP (None: leave th
     if n is not None:
         if int(n) < 1: raise SemidError(f"threads must be a positive number or None, not {n!r}.")
         from threadpoolctl import threadpool_limits
+        os.environ["OMP_NUM_THREADS"] = str(int(n))  # for OpenMP runtimes loaded later (FAISS ships its own)
         threadpool_limits(int(n)); torch.set_num_threads(int(n))
     if deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # what deterministic cuBLAS needs

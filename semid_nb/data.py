@@ -310,7 +310,7 @@ def catalog(data_dir=None, # the folder with items.csv|parquet and interactions.
     if inter.timestamp.isna().any():
         raise SemidError(f"{int(inter.timestamp.isna().sum())} interaction(s) have no timestamp; "
                          "the split is chronological.")
-    val = lambda v: "" if pd.isna(v) else str(v).strip()
+    val = _text
     text = lambda r: ". ".join([val(r[fields[0]])] * bool(val(r[fields[0]])) + [f"{c}: {val(r[c])}" for c in fields[1:]
                                                                              if val(r[c])])
     texts = [text(r) for r in items.to_dict("records")]

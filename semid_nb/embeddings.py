@@ -198,7 +198,7 @@ def _recbole_fit(model_cls, data, work:str, seed:int, **settings) -> tuple:
         load_col={"inter": ["user_id", "item_id", "timestamp"], "item": ["item_id"]}, train_neg_sample_args=None,
         eval_args={"split": {"LS": "valid_only"}, "order": "TO", "group_by": "user", "mode": "full"},
         metrics=["Recall"], topk=[30], valid_metric="Recall@30", eval_batch_size=4096, show_progress=False,
-        use_gpu=torch.cuda.is_available(), state="ERROR", save_dataset=False, save_dataloaders=False, **settings))
+        use_gpu=get_device().type == "cuda", state="ERROR", save_dataset=False, save_dataloaders=False, **settings))
     logging.getLogger().setLevel(logging.ERROR)
     ds = create_dataset(config)
     train, valid, _ = data_preparation(config, ds)

@@ -19,7 +19,7 @@ __all__ = ['TASKS', 'BASELINES', 'IDTrie', 'T5Steps', 'diverse_beam_search', 'ex
            'trie_scores', 'exact_top_items', 'exact_rank_items', 'target_ranks', 'metrics_from_ranks', 'split_rec',
            'task_metrics', 'random_baseline', 'popularity_ranks', 'eval_sets', 'evaluate', 'dense_bi_encoder',
            'bm25_ranks', 'bm25', 'enmf_baseline', 'sasrec_baseline', 'dense_next_item', 'popularity', 'random_ranking',
-           'run_baselines', 'results_table']
+           'chosen_baselines', 'run_baselines', 'results_table']
 
 # %% ../nbs/05_evaluation.ipynb 5
 class IDTrie:
@@ -607,14 +607,21 @@ def random_ranking(data) -> dict:
     return {t: random_baseline(data.n_items) for t in TASKS}
 
 # %% ../nbs/05_evaluation.ipynb 57
+def chosen_baselines(cfg:dict, # settings: `baselines` is a list of names, or None for all but the opt-in ones
+                    ) -> list:
+    "The registered baselines a run computes; a `SemidError` for a bad `baselines` setting (checked before a run)."
+    named = cfg.get("baselines")
+    if named is None: return [e for e in BASELINES.values() if not e.meta.get("opt_in")]
+    if not isinstance(named, (list, tuple)):
+        raise SemidError(f"baselines must be a list of names (e.g. --set 'baselines=[\"bm25\"]'), not {named!r}.")
+    return [BASELINES[n] for n in named]
+
 def run_baselines(data, cfg:dict, queries:pd.DataFrame, # the run's dataset, settings and query table
                   test_q:pd.DataFrame, rec_test:pd.DataFrame, # its test sets (from `eval_sets`)
                   construction:str, seed:int=0, cache_dir=None) -> dict:
     "`{baseline: {label, task: metrics, ...}}` for the baselines of `cfg['baselines']` (None: all but opt-in ones)."
-    out, named = {}, cfg.get("baselines")
-    if named is None: chosen = [e for e in BASELINES.values() if not e.meta.get("opt_in")]
-    else: chosen = [BASELINES[n] for n in named]
-    for b in chosen:
+    out = {}
+    for b in chosen_baselines(cfg):
         res = b(cfg, data=data, cfg=cfg, queries=queries, test_q=test_q, rec_test=rec_test, construction=construction,
                 seed=seed, cache_dir=cache_dir)
         if res is not None: out[b.name] = {"label": b.label, **res}

@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np, pandas as pd
 from tqdm import tqdm
 from .core import (SemidError, ProgressLog, get_config, write_json, package_versions, git_commit, project_root,
-                           set_seed, fix_threads, stable_hash, get_device, use_device, load_plugins, plugin_sources)
+                           set_seed, fix_threads, stable_hash, get_device, use_device, check_device, load_plugins,
+                           plugin_sources)
 from .data import (DATASETS, QUERY_SOURCES, SRData, load_dataset, make_queries, check_query_source,
                            query_ambiguity)
 import semid_nb.llm_queries  # registers queries="llm"
@@ -18,7 +19,7 @@ from .embeddings import item_embeddings
 from .semantic_ids import check_construction, construction_spaces, build_id_sets, id_set_stats, vocab_of
 from .joint_model import (check_model_source, build_model, tokenizer_texts, joint_examples, train_model,
                                   train_settings, save_checkpoint, loss_figure)
-from .evaluation import TASKS, eval_sets, evaluate, run_baselines, results_table
+from .evaluation import TASKS, eval_sets, evaluate, run_baselines, results_table, chosen_baselines
 
 # %% auto 0
 __all__ = ['PARAM_NAMES', 'DEFAULTS', 'NOTEBOOK', 'validate_params', 'run_name', 'Inputs', 'load_inputs', 'write_params',
@@ -41,6 +42,7 @@ def validate_params(p:dict, # the run's parameters (every name in `PARAM_NAMES`)
     check_construction(p["embedding"], p["quantizer"])
     check_model_source(p["model"])
     check_query_source(p["queries"], cfg)
+    chosen_baselines(cfg); check_device(p.get("device"))
     if not isinstance(p["seed"], int): raise SemidError(f"seed must be an integer, got {p['seed']!r}.")
     return cfg
 

@@ -12,7 +12,7 @@ from tqdm import tqdm
 from .core import SemidError, check_choice, write_json
 from .embeddings import SPACES, enmf, bi_encoder
 from .semantic_ids import QUANTIZERS, construction, constructions, dense_space, build_id_sets
-from .evaluation import TASKS
+from .evaluation import TASKS, chosen_baselines
 from .experiment import (DEFAULTS, run_experiment, run_name, is_finished, validate_params, load_inputs,
                                   parse_overrides)
 
@@ -85,10 +85,11 @@ def prepare_shared(runs:list, progress:bool=True) -> float:
         groups.setdefault(key, (p, set()))[1].add((p["embedding"], p["quantizer"]))
     for p, rows in groups.values():
         inp = load_inputs(p)
-        enmf(inp.data, inp.shared_seed, **SPACES["rec"].kwargs(inp.cfg))  # the ENMF baseline of every run
+        named = {b.name for b in chosen_baselines(inp.cfg)}  # the yardsticks these runs compute
+        if "enmf" in named: enmf(inp.data, inp.shared_seed, **SPACES["rec"].kwargs(inp.cfg))
         for e, q in tqdm(sorted(rows), desc="shared embeddings and IDs", disable=not progress):
             build_id_sets(inp.data, e, q, inp.cfg, inp.queries, inp.shared_seed)
-        for space in {dense_space(e) for e, _ in rows}:
+        for space in {dense_space(e) for e, _ in rows} if "dense_bi_encoder" in named else ():
             bi_encoder(inp.data, space, inp.cfg, inp.queries, inp.shared_seed)  # the dense yardstick's model
     return time.time() - t
 

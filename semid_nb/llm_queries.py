@@ -106,15 +106,18 @@ class LocalLM:
     "A transformers causal LM from a folder, answering a batch of prompts at a time."
     def __init__(self, path:str, # a folder with a causal LM and its tokenizer
                  max_new_tokens:int=1024, temperature:float=0.7, batch_size:int=8, device=None):
-        import torch
+        self.path, self.name, self.device, self.model = str(path), str(path), device, None
+        self.max_tokens, self.temperature, self.batch_size = max_new_tokens, temperature, batch_size
+
+    def _load(self):
+        "Load the model on first use: when every answer is cached, it is never loaded."
+        if self.model is not None: return
         from transformers import AutoModelForCausalLM, AutoTokenizer
         from semid_nb.core import get_device
-        self.tok = AutoTokenizer.from_pretrained(path, padding_side="left")
+        self.tok = AutoTokenizer.from_pretrained(self.path, padding_side="left")
         if self.tok.pad_token is None: self.tok.pad_token = self.tok.eos_token
-        self.device = device or get_device()
-        self.model = AutoModelForCausalLM.from_pretrained(path).to(self.device).eval()
-        self.max_tokens, self.temperature, self.batch_size = max_new_tokens, temperature, batch_size
-        self.name = str(path)
+        self.device = self.device or get_device()
+        self.model = AutoModelForCausalLM.from_pretrained(self.path).to(self.device).eval()
 
     def _text(self, prompt:str) -> str:
         if getattr(self.tok, "chat_template", None):
@@ -125,6 +128,7 @@ class LocalLM:
     def __call__(self, prompts:list) -> list:
         "The answer to each prompt, generated as one batch."
         import torch
+        self._load()
         enc = self.tok([self._text(p) for p in prompts], return_tensors="pt", padding=True).to(self.device)
         with torch.no_grad():
             out = self.model.generate(**enc, max_new_tokens=self.max_tokens, do_sample=self.temperature > 0,

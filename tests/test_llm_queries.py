@@ -91,6 +91,7 @@ def test_local_causal_lm(tmp_path):
     tok.save_pretrained(tmp_path/"lm")
     GPT2LMHeadModel(GPT2Config(vocab_size=len(tok), n_layer=1, n_head=2, n_embd=16, n_positions=4096)).save_pretrained(tmp_path/"lm")
     lm = LocalLM(str(tmp_path/"lm"), max_new_tokens=8, batch_size=4, device="cpu")
+    assert lm.model is None                                        # loaded on first use, not when every answer is cached
     assert len(lm(["hello", "a longer prompt here"])) == 2
     data = load_dataset(max_items=6, max_users=20)
     qs = generate_llm_queries(data, lm, 10, tmp_path/"cache", retries=1, backoff=0, progress=False)
