@@ -310,7 +310,7 @@ def catalog(data_dir=None, # the folder with items.csv|parquet and interactions.
     if inter.timestamp.isna().any():
         raise SemidError(f"{int(inter.timestamp.isna().sum())} interaction(s) have no timestamp; "
                          "the split is chronological.")
-    val = _text
+    val = lambda v: "" if pd.isna(v) else str(v).strip()
     text = lambda r: ". ".join([val(r[fields[0]])] * bool(val(r[fields[0]])) + [f"{c}: {val(r[c])}" for c in fields[1:]
                                                                              if val(r[c])])
     texts = [text(r) for r in items.to_dict("records")]
@@ -629,7 +629,7 @@ def _item_attrs(items:pd.DataFrame) -> dict:
             "won": (items.awards_won > 0).to_numpy(),
             "nominated": ((items.nominations > 0) & (items.awards_won == 0)).to_numpy(),
             "foreign": items.foreign.to_numpy(), "tags": [set(_tag_words(r)) for r in items.itertuples()],
-            "items": items}
+            "tag_mask": {}}  # filled as tags are asked for: one pass over the catalogue per tag
 
 def _matches(a:dict, i:int, f:dict) -> np.ndarray:
     "Mask of films sharing every attribute that facet set `f` of film `i` mentions (`a` from `_item_attrs`)."
@@ -642,7 +642,9 @@ def _matches(a:dict, i:int, f:dict) -> np.ndarray:
     if f.get("reception"): m &= a["reception"] == a["reception"][i]
     if f.get("awards"): m &= a["won"] if a["won"][i] else a["nominated"]
     if f.get("foreign"): m &= a["foreign"]
-    for t in f.get("tags", []): m &= np.array([t in s for s in a["tags"]])
+    for t in f.get("tags", []):
+        if t not in a["tag_mask"]: a["tag_mask"][t] = np.fromiter((t in s for s in a["tags"]), bool, len(a["tags"]))
+        m &= a["tag_mask"][t]
     return m
 
 # %% ../nbs/01_data.ipynb 58
