@@ -12,7 +12,7 @@
 CPU always (on this 2-core machine in about 5 minutes); CUDA when present (bf16 autocast, and torch.compile for our
 loop). Prints a table per part and writes `bench-<device>.json`. Timings on shared machines vary 2-4x between runs:
 read the ratios, which are measured side by side."""
-import argparse, contextlib, io, json, math, sys, tempfile, time, warnings
+import argparse, contextlib, io, json, sys, tempfile, time, warnings
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np, pandas as pd, torch
@@ -42,7 +42,7 @@ def peak(dev) -> float:
     return torch.cuda.max_memory_allocated() / 2**20 if dev.type == "cuda" else peak_rss_mb()
 
 
-def t5_base_like(tok, scratch):
+def t5_base_like(tok):
     "A randomly initialised model of flan-t5-base's shape with our tokenizer (no pretrained weights offline)."
     from transformers import T5Config, T5ForConditionalGeneration
     c = T5Config(vocab_size=len(tok), d_model=768, d_ff=2048, num_layers=12, num_decoder_layers=12, num_heads=12, d_kv=64,
@@ -98,7 +98,7 @@ def training(inp, ids, tok, ex, dev, quick) -> list:
     shapes = [("t5-scratch default", lambda: build_model("t5-scratch", vocab_of(ids), tokenizer_texts(inp.data, inp.queries), cfg, 0)[0],
                {k: ex[k][:n_small] for k in ("source", "target")}, cfg["batch_size"])]
     # the T5-base shape: batch 8 on a CPU; on a GPU batch 512, the batch of the anchors' compiled figure
-    shapes.append(("T5-base shape, source 64", lambda: t5_base_like(tok, None), fixed_length(ex, n_base), 8 if dev.type == "cpu" else 512))
+    shapes.append(("T5-base shape, source 64", lambda: t5_base_like(tok), fixed_length(ex, n_base), 8 if dev.type == "cpu" else 512))
     for name, make, exs, bs in shapes:
         row = {"model": name, "batch": bs, "examples": len(exs["source"])}
         torch.manual_seed(0); r = ours(make(), tok, exs, bs, dev)
@@ -175,7 +175,7 @@ def decoding(model, tok, inp, ids, dev, quick) -> list:
     return rows, summary
 
 
-def trie_sizes(tok, dev) -> list:
+def trie_sizes() -> list:
     "Trie build time and memory at catalogue sizes (synthetic IDs: 2 random codes of 256 and the collision level)."
     from semid_nb.semantic_ids import add_collision_level
     rows = []
@@ -208,7 +208,7 @@ def main():
     out = {"device": device_name(dev), "torch": torch.__version__}
     print(f"device: {out['device']}, torch {torch.__version__}", flush=True)
     for part in a.parts:  # in the order given (the default measures the trie first, before training leaves memory resident)
-        if part == "trie": out["trie"] = trie_sizes(tok, dev)
+        if part == "trie": out["trie"] = trie_sizes()
         if part == "training": out["training"] = training(inp, ids, tok, ex, dev, a.quick)
         if part == "decoding":
             train_model(model, tok, ex, **{**train_settings(inp.cfg), "epochs": 2}, progress=False, device=dev)  # trained
