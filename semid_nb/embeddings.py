@@ -185,44 +185,45 @@ def _recbole_sequences(data, work:str) -> None:
                                                                                           index=False)
     pd.DataFrame({"item_id:token": range(data.n_items)}).to_csv(d/"semid.item", sep="\t", index=False)
 
-def _recbole_fit(model_cls, data, work:str, seed:int, **settings) -> tuple:
-    "Train a RecBole model in `work` on the train sequences; return (dataset, model at its best epoch, its Recall@30)."
+@contextlib.contextmanager
+def _recbole_fit(model_cls_name:str, data, seed:int, **settings):
+    "Train RecBole's `model_cls_name` in a scratch folder: yields (dataset, best model, its Recall@30, item id map)."
     from semid_nb.recbole_compat import patch_recbole, load_checkpoint
     patch_recbole()
+    import recbole.model.general_recommender as general, recbole.model.sequential_recommender as sequential
     from recbole.config import Config
     from recbole.data import create_dataset, data_preparation
     from recbole.trainer import Trainer
-    _recbole_sequences(data, work)
-    config = Config(model=model_cls.__name__, dataset="semid", config_dict=dict(
-        data_path=work, checkpoint_dir=str(Path(work)/"ckpt"), seed=seed, reproducibility=True,
-        load_col={"inter": ["user_id", "item_id", "timestamp"], "item": ["item_id"]}, train_neg_sample_args=None,
-        eval_args={"split": {"LS": "valid_only"}, "order": "TO", "group_by": "user", "mode": "full"},
-        metrics=["Recall"], topk=[30], valid_metric="Recall@30", eval_batch_size=4096, show_progress=False,
-        use_gpu=get_device().type == "cuda", state="ERROR", save_dataset=False, save_dataloaders=False, **settings))
-    logging.getLogger().setLevel(logging.ERROR)
-    ds = create_dataset(config)
-    train, valid, _ = data_preparation(config, ds)
-    model = model_cls(config, train.dataset).to(config["device"])
-    trainer = Trainer(config, model)
-    best, _ = trainer.fit(train, valid, saved=True, show_progress=False)  # keeps the best epoch on validation
-    model.load_state_dict(load_checkpoint(trainer.saved_model_file)["state_dict"]); model.eval()
-    return ds, model, float(best)
+    model_cls = getattr(general, model_cls_name, None) or getattr(sequential, model_cls_name)
+    with tempfile.TemporaryDirectory() as work, contextlib.chdir(work), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # RecBole's own deprecation warnings (torch.cuda.amp)
+        _recbole_sequences(data, work)
+        config = Config(model=model_cls.__name__, dataset="semid", config_dict=dict(
+            data_path=work, checkpoint_dir=str(Path(work)/"ckpt"), seed=seed, reproducibility=True,
+            load_col={"inter": ["user_id", "item_id", "timestamp"], "item": ["item_id"]}, train_neg_sample_args=None,
+            eval_args={"split": {"LS": "valid_only"}, "order": "TO", "group_by": "user", "mode": "full"},
+            metrics=["Recall"], topk=[30], valid_metric="Recall@30", eval_batch_size=4096, show_progress=False,
+            use_gpu=get_device().type == "cuda", state="ERROR", save_dataset=False, save_dataloaders=False,
+            **settings))
+        logging.getLogger().setLevel(logging.ERROR)
+        ds = create_dataset(config)
+        train, valid, _ = data_preparation(config, ds)
+        model = model_cls(config, train.dataset).to(config["device"])
+        trainer = Trainer(config, model)
+        best, _ = trainer.fit(train, valid, saved=True, show_progress=False)  # keeps the best epoch on validation
+        model.load_state_dict(load_checkpoint(trainer.saved_model_file)["state_dict"]); model.eval()
+        ours = np.array([-1] + [int(t) for t in ds.field2id_token["item_id"][1:]])  # 0 is RecBole's padding
+        yield ds, model, float(best), ours
 
 def _enmf_one(data, epochs:int, batch_size:int, dim:int, lr:float, seed:int) -> dict:
     "Train ENMF once with RecBole; factors indexed by our item ids and `data.users` order."
-    from semid_nb.recbole_compat import patch_recbole
-    patch_recbole()
-    from recbole.model.general_recommender import ENMF
-    with tempfile.TemporaryDirectory() as work, contextlib.chdir(work), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # RecBole's own deprecation warnings (torch.cuda.amp)
-        ds, model, best = _recbole_fit(ENMF, data, work, seed, epochs=epochs, train_batch_size=batch_size,
-                                       embedding_size=dim, learning_rate=lr, learner="adam", stopping_step=epochs)
-        items = np.array([int(t) for t in ds.field2id_token["item_id"][1:]])
+    with _recbole_fit("ENMF", data, seed, epochs=epochs, train_batch_size=batch_size, embedding_size=dim,
+                      learning_rate=lr, learner="adam", stopping_step=epochs) as (ds, model, best, ours):
         users = ds.token2id("user_id", [str(u) for u in data.users])
         out = {"item": np.zeros((data.n_items, dim), np.float32),
                "user": model.user_embedding.weight.detach().cpu().numpy()[users],
                "h": model.H_i.weight.detach().cpu().numpy()[0], "valid_recall@30": best}
-        out["item"][items] = model.item_embedding.weight.detach().cpu().numpy()[1:]
+        out["item"][ours[1:]] = model.item_embedding.weight.detach().cpu().numpy()[1:]
     return out
 
 # %% ../nbs/02_embeddings.ipynb 29
@@ -271,18 +272,11 @@ def sasrec(data, # an `SRData`
           ) -> dict:
     "SASRec through RecBole: every user's top-`k` next items after their whole history (`top`, seen items excluded)."
     def fit():
-        from semid_nb.recbole_compat import patch_recbole
-        patch_recbole()
         from recbole.data.interaction import Interaction
-        from recbole.model.sequential_recommender import SASRec
-        with tempfile.TemporaryDirectory() as work, contextlib.chdir(work), warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # RecBole's own deprecation warnings
-            ds, model, best = _recbole_fit(SASRec, data, work, seed, epochs=epochs, train_batch_size=batch_size,
-                                           hidden_size=dim, inner_size=4 * dim, learning_rate=lr, stopping_step=10,
-                                           MAX_ITEM_LIST_LENGTH=max_len, loss_type="CE")
-            tokens = ds.field2id_token["item_id"]
-            ours = np.array([-1] + [int(t) for t in tokens[1:]])     # RecBole's item id -> ours (0 is padding)
-            theirs = np.zeros(data.n_items, np.int64); theirs[ours[1:]] = np.arange(1, len(tokens))
+        with _recbole_fit("SASRec", data, seed, epochs=epochs, train_batch_size=batch_size, hidden_size=dim,
+                          inner_size=4 * dim, learning_rate=lr, stopping_step=10, MAX_ITEM_LIST_LENGTH=max_len,
+                          loss_type="CE") as (ds, model, best, ours):
+            theirs = np.zeros(data.n_items, np.int64); theirs[ours[1:]] = np.arange(1, len(ours))
             top = []
             for start in range(0, len(data.users), 1024):
                 seqs = [theirs[list(data.train[u]) + [data.valid[u]]] for u in data.users[start:start + 1024]]
