@@ -14,7 +14,7 @@ from .data import QUERY_SOURCES, DATASETS
 
 # %% auto 0
 __all__ = ['PAPER_PROMPT', 'ANSWER_FORMAT', 'llm_prompt', 'names_title', 'parse_answer', 'LLMError', 'ChatClient', 'LocalLM',
-           'llm_client', 'generate_llm_queries', 'check_llm_settings', 'llm_queries']
+           'llm_target', 'llm_client', 'generate_llm_queries', 'check_llm_settings', 'llm_queries']
 
 # %% ../nbs/01a_llm_queries.ipynb 5
 PAPER_PROMPT = (
@@ -136,23 +136,30 @@ class LocalLM:
         return self.tok.batch_decode(out[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
 
 # %% ../nbs/01a_llm_queries.ipynb 13
+def llm_target(url:str|None, # endpoint base URL (None: `$OPENAI_BASE_URL`, else `model` is a local folder)
+               model:str|None, # the endpoint's model name, or a local folder
+              ) -> tuple:
+    "`('endpoint', url)` or `('local', folder)`: where queries come from; `SemidError` saying what to set if nowhere."
+    url = url or os.environ.get("OPENAI_BASE_URL")
+    if url:
+        if not model: raise SemidError("queries='llm' with an endpoint needs llm_model (the model's name there).")
+        return "endpoint", url
+    if model and Path(model).expanduser().is_dir(): return "local", str(Path(model).expanduser())
+    raise SemidError("queries='llm' needs a language model: set llm_url (an OpenAI-compatible endpoint, e.g. "
+                     "--set llm_url=http://localhost:8000/v1 llm_model=NAME, key in $OPENAI_API_KEY) or llm_model=a "
+                     "local folder with a transformers causal LM.")
+
 def llm_client(url:str|None, # endpoint base URL (None: `$OPENAI_BASE_URL`, else `model` is a local folder)
                model:str|None, # the endpoint's model name, or a local folder
                api_key_env:str="OPENAI_API_KEY", # environment variable holding the key
                timeout:float=60, temperature:float=0.7, max_tokens:int=1024, batch_size:int=8):
-    "A `ChatClient` or a `LocalLM` from the settings; `SemidError` saying what to set when neither is possible."
-    url = url or os.environ.get("OPENAI_BASE_URL")
-    if url:
-        if not model: raise SemidError("queries='llm' with an endpoint needs llm_model (the model's name there).")
-        return ChatClient(url, model, os.environ.get(api_key_env or ""), timeout, temperature, max_tokens)
-    if model and Path(model).expanduser().is_dir():
-        return LocalLM(str(Path(model).expanduser()), max_tokens, temperature, batch_size)
-    raise SemidError("queries='llm' needs a language model: set llm_url (an OpenAI-compatible endpoint, e.g. "
-                     "--set llm_url=http://localhost:8000/v1 llm_model=NAME, key in $OPENAI_API_KEY) or llm_model=a "
-                     "local "
-                     "folder with a transformers causal LM.")
+    "A `ChatClient` or a `LocalLM` from the settings (see `llm_target`)."
+    kind, where = llm_target(url, model)
+    if kind == "endpoint": return ChatClient(where, model, os.environ.get(api_key_env or ""), timeout, temperature,
+                                             max_tokens)
+    return LocalLM(where, max_tokens, temperature, batch_size)
 
-# %% ../nbs/01a_llm_queries.ipynb 14
+# %% ../nbs/01a_llm_queries.ipynb 16
 def _ask_batch(client, prompts:list, titles:list, n:int) -> list:
     "Parsed pairs (or the error, as a string) for a batch of prompts."
     try: answers = client(prompts)
@@ -213,17 +220,13 @@ def generate_llm_queries(data, # an `SRData`
                        f"{cache/'failures.json'}); they have no queries this run and are asked again next time.")
     return out
 
-# %% ../nbs/01a_llm_queries.ipynb 18
+# %% ../nbs/01a_llm_queries.ipynb 20
 _LLM = {"url": "llm_url", "model": "llm_model", "api_key_env": "llm_api_key_env", "timeout": "llm_timeout",
         "temperature": "llm_temperature", "max_tokens": "llm_max_tokens", "batch_size": "llm_batch_size"}
 
 def check_llm_settings(cfg:dict):
     "Refuse settings that cannot reach a model (no URL, no local folder), before any long work."
-    url = cfg["llm_url"] or os.environ.get("OPENAI_BASE_URL")
-    if url and not cfg["llm_model"]:
-        raise SemidError("queries='llm' with an endpoint needs llm_model (the model's name there).")
-    if not url and not (cfg["llm_model"] and Path(cfg["llm_model"]).expanduser().is_dir()):
-        llm_client(None, cfg["llm_model"])  # raises the message saying what to set
+    llm_target(cfg["llm_url"], cfg["llm_model"])
 
 @QUERY_SOURCES.register("llm", label="language model", check=check_llm_settings,
                         settings={**_LLM, "n": "n_train_queries", "concurrency": "llm_concurrency",
