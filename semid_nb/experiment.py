@@ -22,9 +22,9 @@ from .joint_model import (check_model_source, build_model, tokenizer_texts, join
 from .evaluation import TASKS, eval_sets, evaluate, run_baselines, results_table, chosen_baselines
 
 # %% auto 0
-__all__ = ['PARAM_NAMES', 'DEFAULTS', 'NOTEBOOK', 'validate_params', 'run_name', 'Inputs', 'load_inputs', 'write_params',
-           'peak_rss_mb', 'Stages', 'write_results', 'recall_figure', 'is_finished', 'RunProgress', 'follow_progress',
-           'run_experiment', 'summary_table', 'parse_overrides', 'main']
+__all__ = ['PARAM_NAMES', 'DEFAULTS', 'NOTEBOOK', 'validate_params', 'run_name', 'run_params', 'Inputs', 'load_inputs',
+           'write_params', 'peak_rss_mb', 'Stages', 'write_results', 'recall_figure', 'is_finished', 'RunProgress',
+           'follow_progress', 'run_experiment', 'summary_table', 'parse_overrides', 'main']
 
 # %% ../nbs/06_experiment.ipynb 7
 PARAM_NAMES = ["dataset", "data_dir", "queries", "embedding", "quantizer", "model", "seed", "preset", "overrides",
@@ -56,6 +56,19 @@ def run_name(p:dict) -> str:
     return f"{p['dataset']}-{q}-{p['embedding']}-{p['quantizer']}-{m}-{p['preset']}-s{p['seed']}{tail}"
 
 # %% ../nbs/06_experiment.ipynb 12
+def run_params(params:dict, # a run's parameters; missing ones take `DEFAULTS`
+              ) -> dict:
+    "Every parameter of a run: unknown names refused, plug-ins loaded, folders and files as absolute paths."
+    p = {**DEFAULTS, **params}
+    if unknown := set(p) - set(DEFAULTS):
+        raise SemidError(f"Unknown parameter(s) {sorted(unknown)}; the experiment takes {', '.join(PARAM_NAMES)}.")
+    load_plugins(p["plugins"])  # a plug-in's query source is a name, not a file
+    p["out_dir"] = str(Path(p["out_dir"]).expanduser().resolve())
+    if p["queries"] not in QUERY_SOURCES: p["queries"] = str(Path(p["queries"]).expanduser().resolve())
+    if p["data_dir"]: p["data_dir"] = str(Path(p["data_dir"]).expanduser().resolve())
+    return p
+
+# %% ../nbs/06_experiment.ipynb 15
 @dataclass
 class Inputs:
     "What a run reads before training: its parameters, settings, seeds, dataset and query table."
@@ -87,7 +100,7 @@ def write_params(run_dir, inp:Inputs) -> Path:
         "versions": package_versions(), "git_commit": git_commit(), "device": str(get_device()),
         "run_name": Path(run_dir).name})
 
-# %% ../nbs/06_experiment.ipynb 15
+# %% ../nbs/06_experiment.ipynb 18
 def peak_rss_mb(reset:bool=False, # start measuring the peak again afterwards (Linux)
                ) -> float:
     "Peak resident memory of this process in MiB, since it started or the last reset (Linux `VmHWM`, else `ru_maxrss`)."
@@ -133,7 +146,7 @@ class Stages:
         self.end()
         return {"seconds": {**self.seconds, "total": time.time() - self.t0}, "peak_mb": self.peak_mb}
 
-# %% ../nbs/06_experiment.ipynb 18
+# %% ../nbs/06_experiment.ipynb 21
 def write_results(run_dir, # the run folder
                   ev:dict, # from `evaluate`
                   baselines:dict, # from `run_baselines`
@@ -168,7 +181,7 @@ def recall_figure(table:pd.DataFrame, # from `results_table`
     table.T.plot.bar(ax=ax, rot=0); ax.set(ylabel="Recall@30", title=title); ax.legend(fontsize=8)
     return fig
 
-# %% ../nbs/06_experiment.ipynb 29
+# %% ../nbs/06_experiment.ipynb 32
 NOTEBOOK = "06_experiment.ipynb"
 
 def is_finished(run_dir) -> bool:
@@ -186,7 +199,7 @@ def _kernel() -> str:
     from jupyter_client.kernelspec import KernelSpecManager
     return "semid_nb" if "semid_nb" in KernelSpecManager().find_kernel_specs() else "python3"
 
-# %% ../nbs/06_experiment.ipynb 31
+# %% ../nbs/06_experiment.ipynb 34
 class RunProgress:
     "Draws a run's `progress.jsonl` in the terminal: the current stage, and training's step, epoch, loss and time left."
     def __init__(self, path, # the run's progress file
@@ -229,20 +242,15 @@ def follow_progress(path, label:str, done:threading.Event, position:int=0, every
     while not done.wait(every): view.poll()
     view.close()
 
-# %% ../nbs/06_experiment.ipynb 33
+# %% ../nbs/06_experiment.ipynb 36
 def run_experiment(force:bool=False, # rerun even when finished
                    progress:bool=True, # show the run's stages and training progress in the terminal
                    position:int=0, # the terminal line of the progress bar (several runs at once)
                    **params) -> Path:
     "Run the experiment notebook for `params` (missing ones take their defaults); return the finished run folder."
-    p = {**DEFAULTS, **params}
-    if unknown := set(p) - set(DEFAULTS):
-        raise SemidError(f"Unknown parameter(s) {sorted(unknown)}; the experiment takes {', '.join(PARAM_NAMES)}.")
+    p = run_params(params)
     validate_params(p)
     p["plugins"] = plugin_sources()  # what the kernel must import: every registration made outside the package
-    p["out_dir"] = str(Path(p["out_dir"]).resolve())
-    if p["queries"] not in QUERY_SOURCES: p["queries"] = str(Path(p["queries"]).resolve())
-    if p["data_dir"]: p["data_dir"] = str(Path(p["data_dir"]).resolve())
     run_dir = Path(p["out_dir"])/run_name(p)
     if is_finished(run_dir) and not force: return run_dir
     load_inputs(p, progress)  # the data's checks and the queries (an LLM's, with progress) before the kernel starts
@@ -267,7 +275,7 @@ def run_experiment(force:bool=False, # rerun even when finished
     write_json(run_dir/"DONE.json", {"seconds": time.time() - t0, "finished": time.strftime("%Y-%m-%dT%H:%M:%S")})
     return run_dir
 
-# %% ../nbs/06_experiment.ipynb 34
+# %% ../nbs/06_experiment.ipynb 37
 def summary_table(run_dir, # a finished run
                   measures=("recall@30", "recall@10", "ndcg@10")) -> pd.DataFrame:
     "The run's metrics beside its baselines: one row per method, a column per (task, measure)."
@@ -276,7 +284,7 @@ def summary_table(run_dir, # a finished run
     df = pd.concat({k: results_table(m, rep["baselines"], k) for k in measures}, axis=1).swaplevel(axis=1)
     return df[[(t, k) for t in m for k in measures]]
 
-# %% ../nbs/06_experiment.ipynb 35
+# %% ../nbs/06_experiment.ipynb 38
 def parse_overrides(pairs:list[str]) -> dict:
     "`KEY=VALUE` strings from the command line as settings (values parsed as JSON when they are, else strings)."
     over = {}
@@ -286,7 +294,7 @@ def parse_overrides(pairs:list[str]) -> dict:
         except json.JSONDecodeError: over[k] = v
     return over
 
-# %% ../nbs/06_experiment.ipynb 36
+# %% ../nbs/06_experiment.ipynb 39
 def main(argv=None):
     "Command line: run one experiment (default: the CPU default on ml-100k) and print its results."
     ap = argparse.ArgumentParser(prog="semid-run", description="Run the experiment notebook through papermill.")

@@ -13,8 +13,8 @@ from .core import SemidError, check_choice, write_json
 from .embeddings import SPACES, enmf, bi_encoder
 from .semantic_ids import QUANTIZERS, construction, constructions, dense_space, build_id_sets
 from .evaluation import TASKS, chosen_baselines
-from .experiment import (DEFAULTS, run_experiment, run_name, is_finished, validate_params, load_inputs,
-                                  parse_overrides)
+from .experiment import (DEFAULTS, run_experiment, run_params, run_name, is_finished, validate_params,
+                                  load_inputs, parse_overrides)
 
 # %% auto 0
 __all__ = ['TABLE3_SPACE', 'GRIDS', 'tables', 'row_label', 'grid_rows', 'grid_runs', 'shard', 'prepare_shared', 'run_grid',
@@ -62,7 +62,7 @@ def grid_runs(grid:str="default", # a name in `GRIDS`
     if unknown := set(params) - set(DEFAULTS):
         raise SemidError(f"Unknown parameter(s) {sorted(unknown)}; a grid takes "
                          f"{', '.join(k for k in DEFAULTS if k not in ('embedding', 'quantizer', 'seed'))}.")
-    base = {**DEFAULTS, "preset": g["preset"], **params}
+    base = run_params({"preset": g["preset"], **params})
     return [{**base, "embedding": e, "quantizer": q, "seed": int(s)} for e,
             q in grid_rows(grid) for s in (seeds or g["seeds"])]
 

@@ -13,8 +13,8 @@ from .semantic_ids import construction_spaces, build_id_sets, id_set_stats, voca
 from .joint_model import (build_model, tokenizer_texts, joint_examples, train_model, train_settings,
                                   save_checkpoint)
 from .evaluation import eval_sets, evaluate, run_baselines
-from .experiment import (DEFAULTS, Stages, run_name, is_finished, load_inputs, write_params, write_results,
-                                 run_experiment)
+from .experiment import (Stages, run_params, run_name, is_finished, load_inputs, write_params,
+                                 write_results, run_experiment)
 
 # %% auto 0
 __all__ = ['run_inline', 'run_on_ray']
@@ -26,10 +26,9 @@ def run_inline(params:dict, # the run's parameters (missing ones take `DEFAULTS`
     "Run an experiment in this process (data-parallel under `accelerate launch`); return its folder."
     import torch
     from accelerate import Accelerator
-    p = {**DEFAULTS, **params}
+    p = run_params(params)
     use_device(p["device"])
     acc = Accelerator(cpu=p["device"] == "cpu" or not torch.cuda.is_available())  # CPU processes talk over gloo
-    p["out_dir"] = str(Path(p["out_dir"]).resolve())
     run_dir, main = Path(p["out_dir"])/run_name(p), acc.is_main_process
     if is_finished(run_dir) and not force: return run_dir
     if main: shutil.rmtree(run_dir, ignore_errors=True); run_dir.mkdir(parents=True)
