@@ -58,12 +58,18 @@ class IDTrie:
         self.level_cols = [torch.unique(self.item_cand[:, t]) for t in range(self.L)]
         self.level_next = [self.next_node[self.level_start[t]:self.level_start[t] + self.level_sizes[t]][:, c]
                            for t, c in enumerate(self.level_cols)]
+        # per depth d: each depth-d node's ancestor at every depth e < d, numbered among depth e's nodes (decoders
+        # gather the ancestors' cached keys and values with these)
+        self.level_anc = []
+        for d in range(self.L + 1):
+            a, chain = torch.arange(self.level_start[d], self.level_start[d] + self.level_sizes[d]), []
+            for e in range(d - 1, -1, -1): a = self.parent[a]; chain.append(a - self.level_start[e])
+            self.level_anc.append(chain[::-1])
 
     def to(self, device):
-        "Move all tensors to `device` (in place) and return self."
-        for k, v in vars(self).items():
-            if torch.is_tensor(v): setattr(self, k, v.to(device))
-            elif isinstance(v, list) and v and torch.is_tensor(v[0]): setattr(self, k, [x.to(device) for x in v])
+        "Move all tensors (also those in lists) to `device` (in place) and return self."
+        move = lambda v: v.to(device) if torch.is_tensor(v) else [move(x) for x in v] if isinstance(v, list) else v
+        for k, v in vars(self).items(): setattr(self, k, move(v))
         return self
 
     def walk(self, node, # LongTensor [...] of nodes (-1 = invalid)
@@ -331,9 +337,7 @@ def trie_scores(model, # a T5ForConditionalGeneration
         score, kvs = torch.zeros(B, 1, device=dev), []               # log-prob of each node at depth d; caches
         for d in range(trie.L):
             nodes, children = first(d), first(d + 1)
-            anc, a = [], nodes                                        # each node's ancestor at every earlier depth
-            for e in range(d - 1, -1, -1): a = trie.parent[a]; anc.append(a - trie.level_start[e])
-            anc = anc[::-1]
+            anc = trie.level_anc[d]                                   # each node's ancestor at every earlier depth
             start = torch.full_like(nodes, model.config.decoder_start_token_id)
             tok = start if d == 0 else trie.cand_tokens[trie.node_cand[nodes]]
             cpar, ctok = trie.parent[children] - trie.level_start[d], trie.cand_tokens[trie.node_cand[children]]
@@ -375,14 +379,11 @@ def _best_first(model, input_ids, attention_mask, trie, k, expand):
     score = [torch.full((B, n), float("-inf"), device=dev) for n in trie.level_sizes]  # prefix log-prob of each node
     opened = [torch.zeros(B, n, dtype=torch.bool, device=dev) for n in trie.level_sizes[:L]]  # reached, not expanded
     score[0][:], opened[0][:] = 0.0, True
-    par, tok, anc = [], [], []  # per depth: each node's parent (local), its token, its ancestors at every depth (local)
-    for d in range(L + 1):
-        nodes = torch.arange(trie.level_start[d], trie.level_start[d] + trie.level_sizes[d], device=dev)
-        a, chain = nodes, []
-        for e in range(d - 1, -1, -1): a = trie.parent[a]; chain.append(a - trie.level_start[e])
-        anc.append(chain[::-1])
-        if d: par.append(trie.parent[nodes] - trie.level_start[d - 1])
-        if d: tok.append(torch.searchsorted(trie.level_cols[d - 1], trie.node_cand[nodes]))  # column among its level's
+    anc = trie.level_anc  # per depth: each node's ancestors at every earlier depth; the last is its parent
+    par = [anc[d][-1] for d in range(1, L + 1)]
+    tok = [torch.searchsorted(trie.level_cols[d - 1],  # per depth: each node's token, as a column among its level's
+                              trie.node_cand[trie.level_start[d]:trie.level_start[d] + trie.level_sizes[d]])
+           for d in range(1, L + 1)]
     kv = [None] * L  # per depth: each expanded node's keys and values per layer [B, N_d, H, 1, dk], for its children
     start = torch.full((B, 1), model.config.decoder_start_token_id, dtype=torch.long, device=dev)
     while True:
