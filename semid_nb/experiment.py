@@ -11,7 +11,7 @@ import numpy as np, pandas as pd
 from tqdm import tqdm
 from .core import (SemidError, ProgressLog, get_config, write_json, package_versions, git_commit, project_root,
                            set_seed, fix_threads, stable_hash, get_device, use_device, check_device, load_plugins,
-                           plugin_sources)
+                           plugin_sources, check_choice, trim_memory)
 from .data import (DATASETS, QUERY_SOURCES, SRData, load_dataset, make_queries, check_query_source,
                            query_ambiguity)
 import semid_nb.llm_queries  # registers queries="llm"
@@ -19,12 +19,13 @@ from .embeddings import item_embeddings
 from .semantic_ids import check_construction, construction_spaces, build_id_sets, id_set_stats, vocab_of
 from .joint_model import (check_model_source, build_model, tokenizer_texts, joint_examples, train_model,
                                   train_settings, save_checkpoint, loss_figure)
-from .evaluation import TASKS, eval_sets, evaluate, run_baselines, results_table, chosen_baselines
+from .evaluation import (TASKS, DECODERS, eval_sets, evaluate, run_baselines, results_table, chosen_baselines,
+                                  validation_sets, Validator, validation_figure)
 
 # %% auto 0
 __all__ = ['PARAM_NAMES', 'DEFAULTS', 'NOTEBOOK', 'validate_params', 'run_name', 'run_params', 'Inputs', 'load_inputs',
-           'write_params', 'peak_rss_mb', 'Stages', 'write_results', 'recall_figure', 'is_finished', 'RunProgress',
-           'follow_progress', 'run_experiment', 'summary_table', 'parse_overrides', 'main']
+           'write_params', 'train_joint', 'peak_rss_mb', 'Stages', 'write_results', 'recall_figure', 'is_finished',
+           'RunProgress', 'follow_progress', 'run_experiment', 'summary_table', 'parse_overrides', 'main']
 
 # %% ../nbs/06_experiment.ipynb 7
 PARAM_NAMES = ["dataset", "data_dir", "queries", "embedding", "quantizer", "model", "seed", "preset", "overrides",
@@ -42,7 +43,9 @@ def validate_params(p:dict, # the run's parameters (every name in `PARAM_NAMES`)
     check_construction(p["embedding"], p["quantizer"])
     check_model_source(p["model"])
     check_query_source(p["queries"], cfg)
-    chosen_baselines(cfg); check_device(p.get("device"))
+    chosen_baselines(cfg); check_device(p.get("device")); check_choice("decoder", cfg["decoder"], DECODERS)
+    if cfg["keep_best"] and not cfg["validate"]:
+        raise SemidError("keep_best=true keeps the epoch that validates best: it needs validate=true.")
     if not isinstance(p["seed"], int): raise SemidError(f"seed must be an integer, got {p['seed']!r}.")
     return cfg
 
@@ -101,6 +104,26 @@ def write_params(run_dir, inp:Inputs) -> Path:
         "run_name": Path(run_dir).name})
 
 # %% ../nbs/06_experiment.ipynb 18
+def train_joint(inp:Inputs, # the run's inputs (`load_inputs`)
+                id_sets:dict, # the construction's ID sets (`build_id_sets`)
+                callback=None, # told the training progress (a `Stages.log`)
+                progress:bool=True,
+                accelerator=None, # data-parallel training and decoding (`run_inline` under Accelerate)
+               ) -> tuple:
+    "`(model, tokenizer, history)`: the joint model trained, the history with its validation curve (or None)."
+    p, cfg = inp.params, inp.cfg
+    net, tok = build_model(p["model"], vocab_of(id_sets), tokenizer_texts(inp.data, inp.queries), cfg, inp.seed)
+    examples = joint_examples(tok, inp.data, inp.queries, id_sets, cfg)
+    val = None
+    if cfg["validate"]:
+        valid_q, rec_valid = validation_sets(inp.data, inp.queries, cfg, p["queries"], inp.shared_seed)
+        val = Validator(net, tok, valid_q, rec_valid, id_sets, cfg, accelerator)
+    hist = train_model(net, tok, examples, **train_settings(cfg), seed=inp.seed, progress=progress, callback=callback,
+                       accelerator=accelerator, on_epoch=val)
+    hist.update(n_search=examples["n_search"], n_rec=examples["n_rec"], validation=val.finish() if val else None)
+    return net, tok, hist
+
+# %% ../nbs/06_experiment.ipynb 20
 def peak_rss_mb(reset:bool=False, # start measuring the peak again afterwards (Linux)
                ) -> float:
     "Peak resident memory of this process in MiB, since it started or the last reset (Linux `VmHWM`, else `ru_maxrss`)."
@@ -126,7 +149,7 @@ class Stages:
     def start(self, stage:str):
         "End the current stage (if any) and start `stage`."
         self.end(); self.stage, self.t = stage, time.time()
-        peak_rss_mb(reset=True)
+        trim_memory(); peak_rss_mb(reset=True)  # each stage's peak, not what the last one left in the heap
         if self.log: self.log(stage)
         import torch
         if torch.cuda.is_available(): torch.cuda.reset_peak_memory_stats()
@@ -146,7 +169,7 @@ class Stages:
         self.end()
         return {"seconds": {**self.seconds, "total": time.time() - self.t0}, "peak_mb": self.peak_mb}
 
-# %% ../nbs/06_experiment.ipynb 21
+# %% ../nbs/06_experiment.ipynb 23
 def write_results(run_dir, # the run folder
                   ev:dict, # from `evaluate`
                   baselines:dict, # from `run_baselines`
@@ -166,7 +189,8 @@ def write_results(run_dir, # the run folder
         "baselines": baselines, "id_stats": id_stats, "query_ambiguity": ambiguity, **stages.summary(),
                                        "data": data.notes,
         "queries": {"source": inp.params["queries"], "rows": len(inp.queries), **inp.queries.attrs},
-        "training": {k: hist[k] for k in ("examples", "examples_per_s", "seconds")},
+        "training": {k: hist[k] for k in ("examples", "examples_per_s", "seconds", "on_epoch_seconds")},
+        "validation": hist.get("validation"),
         "final_loss": float(np.mean(hist["losses"][-20:])),
         "decoding_queries_per_s": ev["queries_per_s"], "distinct_items_returned": ev["distinct_items"],
         "exact_decoder": ev.get("exact")})
@@ -181,7 +205,7 @@ def recall_figure(table:pd.DataFrame, # from `results_table`
     table.T.plot.bar(ax=ax, rot=0); ax.set(ylabel="Recall@30", title=title); ax.legend(fontsize=8)
     return fig
 
-# %% ../nbs/06_experiment.ipynb 32
+# %% ../nbs/06_experiment.ipynb 34
 NOTEBOOK = "06_experiment.ipynb"
 
 def is_finished(run_dir) -> bool:
@@ -199,7 +223,7 @@ def _kernel() -> str:
     from jupyter_client.kernelspec import KernelSpecManager
     return "semid_nb" if "semid_nb" in KernelSpecManager().find_kernel_specs() else "python3"
 
-# %% ../nbs/06_experiment.ipynb 34
+# %% ../nbs/06_experiment.ipynb 36
 class RunProgress:
     "Draws a run's `progress.jsonl` in the terminal: the current stage, and training's step, epoch, loss and time left."
     def __init__(self, path, # the run's progress file
@@ -242,7 +266,7 @@ def follow_progress(path, label:str, done:threading.Event, position:int=0, every
     while not done.wait(every): view.poll()
     view.close()
 
-# %% ../nbs/06_experiment.ipynb 36
+# %% ../nbs/06_experiment.ipynb 38
 def run_experiment(force:bool=False, # rerun even when finished
                    progress:bool=True, # show the run's stages and training progress in the terminal
                    position:int=0, # the terminal line of the progress bar (several runs at once)
@@ -275,7 +299,7 @@ def run_experiment(force:bool=False, # rerun even when finished
     write_json(run_dir/"DONE.json", {"seconds": time.time() - t0, "finished": time.strftime("%Y-%m-%dT%H:%M:%S")})
     return run_dir
 
-# %% ../nbs/06_experiment.ipynb 37
+# %% ../nbs/06_experiment.ipynb 39
 def summary_table(run_dir, # a finished run
                   measures=("recall@30", "recall@10", "ndcg@10")) -> pd.DataFrame:
     "The run's metrics beside its baselines: one row per method, a column per (task, measure)."
@@ -284,7 +308,7 @@ def summary_table(run_dir, # a finished run
     df = pd.concat({k: results_table(m, rep["baselines"], k) for k in measures}, axis=1).swaplevel(axis=1)
     return df[[(t, k) for t in m for k in measures]]
 
-# %% ../nbs/06_experiment.ipynb 38
+# %% ../nbs/06_experiment.ipynb 40
 def parse_overrides(pairs:list[str]) -> dict:
     "`KEY=VALUE` strings from the command line as settings (values parsed as JSON when they are, else strings)."
     over = {}
@@ -294,7 +318,7 @@ def parse_overrides(pairs:list[str]) -> dict:
         except json.JSONDecodeError: over[k] = v
     return over
 
-# %% ../nbs/06_experiment.ipynb 39
+# %% ../nbs/06_experiment.ipynb 41
 def main(argv=None):
     "Command line: run one experiment (default: the CPU default on ml-100k) and print its results."
     ap = argparse.ArgumentParser(prog="semid-run", description="Run the experiment notebook through papermill.")

@@ -8,7 +8,7 @@ import math, time
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 from tqdm import tqdm
-from .core import SemidError, get_device, set_seed
+from .core import SemidError, get_device, set_seed, trim_memory
 from .data import rec_examples
 from .semantic_ids import id_tokens
 
@@ -190,8 +190,9 @@ def train_model(model, tok, # the model and its tokenizer
                 accelerator=None, # an `accelerate.Accelerator`: data-parallel, each process a share of each batch
                 report_every:int=20, # steps between two reads of the loss on the host (the loop's only device sync)
                 max_steps:int|None=None, # stop after this many steps (the schedule still spans every epoch)
+                on_epoch=None, # called as on_epoch(epoch) after each epoch, the model in eval mode (validation)
                ) -> dict:
-    "Train on the mixed examples; returns losses per step, examples/s and seconds."
+    "Train on the mixed examples; returns losses per step, examples/s and seconds (`on_epoch`'s time apart)."
     from transformers import get_linear_schedule_with_warmup
     device = accelerator.device if accelerator else (device or get_device())
     model.to(device).train()
@@ -205,12 +206,13 @@ def train_model(model, tok, # the model and its tokenizer
     if accelerator: fwd, opt = accelerator.prepare(fwd, opt)  # gradients averaged over processes (DDP)
     clip = accelerator.clip_grad_norm_ if accelerator else torch.nn.utils.clip_grad_norm_
     bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
-    g, losses, t0 = torch.Generator().manual_seed(seed), [], time.time()
+    g, losses, t0, paused = torch.Generator().manual_seed(seed), [], time.time(), 0.0
     steps = total if max_steps is None else min(total, max_steps)  # the steps this call runs (progress, time left)
     bar = tqdm(total=steps, desc="training", disable=not progress or rank > 0, mininterval=10)
     src, lengths = padded(examples["source"], tok.pad_token_id)          # padded once: a batch is a slice, not a loop
     tgt, tlen = padded(examples["target"], -100)
     for ep in range(epochs):
+        before = len(losses)
         for b in epoch_batches(lengths, batch_size, g, group_by_length):
             if max_steps is not None and len(losses) >= max_steps: break
             b = b[rank::world] or b[:1]  # this process's share of the global batch
@@ -224,15 +226,19 @@ def train_model(model, tok, # the model and its tokenizer
             losses.append(loss.detach()); bar.update()
             last = len(losses) == steps
             if len(losses) % report_every == 0 or last:
+                trim_memory()  # the varying batch shapes fragment the heap (see `core.trim_memory`)
                 recent = round(torch.stack(losses[-report_every:]).float().mean().item(), 4)
                 bar.set_postfix(epoch=ep, loss=f"{recent:.3f}", refresh=False)  # no refresh: mininterval
                 if callback: callback("training", final=last, step=len(losses), total=steps,
                                       epoch=ep + 1, epochs=epochs, loss=recent)
+        if on_epoch and len(losses) > before:
+            if device.type == "cuda": torch.cuda.synchronize()  # the epoch's queued work counts as training
+            t = time.time(); model.eval(); on_epoch(ep + 1); model.train(); paused += time.time() - t
     bar.close(); model.eval()
-    secs = time.time() - t0
+    secs = time.time() - t0 - paused
     losses = torch.stack(losses).float().cpu().tolist() if losses else []
     seen = n * epochs if max_steps is None else min(n * epochs, max_steps * batch_size)
-    return {"losses": losses, "seconds": secs, "examples_per_s": seen / secs, "examples": n}
+    return {"losses": losses, "seconds": secs, "examples_per_s": seen / secs, "examples": n, "on_epoch_seconds": paused}
 
 # %% ../nbs/04_joint_model.ipynb 36
 def save_checkpoint(model, tok, path) -> Path:

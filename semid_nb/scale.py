@@ -9,12 +9,11 @@ from pathlib import Path
 from .core import ProgressLog, SemidError, set_seed, use_device, write_json
 from .data import query_ambiguity
 from .embeddings import item_embeddings
-from .semantic_ids import construction_spaces, build_id_sets, id_set_stats, vocab_of
-from .joint_model import (build_model, tokenizer_texts, joint_examples, train_model, train_settings,
-                                  save_checkpoint)
-from .evaluation import eval_sets, evaluate, run_baselines
+from .semantic_ids import construction_spaces, build_id_sets, id_set_stats
+from .joint_model import save_checkpoint
+from .evaluation import eval_sets, evaluate, run_baselines, validation_figure
 from .experiment import (Stages, run_params, run_name, is_finished, load_inputs, write_params,
-                                 write_results, run_experiment)
+                                 write_results, run_experiment, train_joint)
 
 # %% auto 0
 __all__ = ['run_inline', 'run_on_ray']
@@ -26,8 +25,8 @@ def run_inline(params:dict, # the run's parameters (missing ones take `DEFAULTS`
     "Run an experiment in this process (data-parallel under `accelerate launch`); return its folder."
     import torch
     from accelerate import Accelerator
+    use_device(params.get("device"))  # before a plug-in could start CUDA
     p = run_params(params)
-    use_device(p["device"])
     acc = Accelerator(cpu=p["device"] == "cpu" or not torch.cuda.is_available())  # CPU processes talk over gloo
     run_dir, main = Path(p["out_dir"])/run_name(p), acc.is_main_process
     if is_finished(run_dir) and not force: return run_dir
@@ -43,10 +42,7 @@ def run_inline(params:dict, # the run's parameters (missing ones take `DEFAULTS`
         stages.start("semantic IDs")
         id_sets = build_id_sets(inp.data, p["embedding"], p["quantizer"], inp.cfg, inp.queries, inp.shared_seed)
     stages.start("training")
-    net, tok = build_model(p["model"], vocab_of(id_sets), tokenizer_texts(inp.data, inp.queries), inp.cfg, p["seed"])
-    examples = joint_examples(tok, inp.data, inp.queries, id_sets, inp.cfg)
-    hist = train_model(net, tok, examples, **train_settings(inp.cfg), seed=p["seed"], accelerator=acc,
-                       progress=progress, callback=stages.log)
+    net, tok, hist = train_joint(inp, id_sets, stages.log, progress, acc)
     stages.start("evaluation")
     test_q, rec_test = eval_sets(inp.data, inp.queries, inp.cfg, inp.shared_seed)
     ev = evaluate(net, tok, inp.data, test_q, rec_test, id_sets, inp.cfg, progress=progress and main, accelerator=acc)
@@ -54,6 +50,8 @@ def run_inline(params:dict, # the run's parameters (missing ones take `DEFAULTS`
         stages.start("baselines")
         base = run_baselines(inp.data, inp.cfg, inp.queries, test_q, rec_test, p["embedding"], inp.shared_seed)
         write_params(run_dir, inp); save_checkpoint(net, tok, run_dir/"checkpoint")
+        if hist["validation"] and hist["validation"]["curve"]:
+            validation_figure(hist["validation"], run_dir.name).savefig(run_dir/"validation.png", bbox_inches="tight")
         write_results(run_dir, ev, base, id_set_stats(id_sets), test_q, rec_test, inp, hist, stages,
                       query_ambiguity(inp.data, inp.queries))
         write_json(run_dir/"DONE.json", {"seconds": time.time() - stages.t0, "processes": acc.num_processes,
