@@ -26,7 +26,7 @@ def results(run:Path) -> tuple:
 
 # the smoke preset with the default T5 width: large enough that torch splits its reductions over threads (with
 # `threads=null`, i.e. the environment's, the final losses under 1 and 2 threads differ: 3.548955 vs 3.548966)
-WIDER = ["--set", "d_model=128", "d_ff=512", "num_heads=4", "batch_size=128", "epochs=3"]
+WIDER = ["--set", "threads=2", "d_model=128", "d_ff=512", "num_heads=4", "batch_size=128", "epochs=3"]
 
 
 def test_same_seed_same_results_whatever_the_environment_threads(tmp_path):
