@@ -561,7 +561,7 @@ class Validator:
                  cfg:dict, # preset settings (decoding, keep_best)
                  accelerator=None):
         self.model, self.keep_best, self.curve, self.best = model, cfg["keep_best"], [], (-1.0, None, None)
-        self.rank = lambda *a: rankers(model, tok, cfg, False, accelerator)[0](*a)  # on the device training chose
+        self.rank, self._ranker_args = None, (model, tok, cfg, False, accelerator)  # made once on the device
         self.tries = {t: IDTrie(item_token_ids(tok, id_sets[t])) for t in ("search", "rec")}
         self.prompts = {"search": search_prompts(valid_q["query"]),
                         "rec": rec_prompts(rec_valid.history, id_sets["rec"])}
@@ -569,6 +569,7 @@ class Validator:
 
     def __call__(self, epoch:int):
         "Score the model now; remember its weights if it is the best so far (with `keep_best`)."
+        if self.rank is None: self.rank = rankers(*self._ranker_args)[0]
         r = {"epoch": epoch, **{t: metrics_from_ranks(target_ranks(self.rank(p, self.tries[t], f"validation {t}")[0],
                                                                    self.targets[t]))["recall@30"]
                                 for t, p in self.prompts.items() if len(p)}}
