@@ -19,9 +19,9 @@ run: $(STAMP)  ## run the default grid (12 rows: the paper's 11 constructions/qu
 test: $(STAMP)  ## nbdev_test over the notebooks, then pytest
 	# one thread per notebook: two torch processes with two threads each thrash on two cores (4x slower)
 	OMP_NUM_THREADS=1 $(VENV)/bin/nbdev_test --n_workers 2 --timing
-	# two test files at a time, one thread each; a file's tests share a process (its fixtures, and grid tests that
-	# build on the one before)
-	OMP_NUM_THREADS=1 $(VENV)/bin/pytest -q -n 2 --dist loadfile --durations=12 tests
+	# two tests at a time, one thread each; the tests of test_grid.py and test_experiment.py build on the one before,
+	# so each of those files stays in one process (their `xdist_group`)
+	OMP_NUM_THREADS=1 $(VENV)/bin/pytest -q -n 2 --dist loadgroup --durations=12 tests
 
 install: $(STAMP)
 

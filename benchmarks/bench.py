@@ -5,7 +5,9 @@
 - decoding: our trie-constrained diverse beam search (60 beams, 30 groups) against transformers' `generate` with plain
   beam search (60 beams) constrained by `prefix_allowed_tokens_fn`, same model, prompts/s; the share of decode time the
   constraint costs; the exact decoder (trie walk) against teacher forcing every item;
-- catalogue size: the trie's build time and memory at 1.7k, 62k (the paper's) and 1M items.
+- catalogue size: the trie's build time and memory at 1.7k, 62k (the paper's) and 1M items;
+- ENMF (opt-in, `--parts enmf`): the recommendation space's training through RecBole with RecBole's own `forward`
+  against ours, seconds per epoch and peak memory (MovieLens-1M by default, whose long histories make the difference).
 
     python benchmarks/bench.py [--quick] [--out outputs/bench]
 
@@ -192,12 +194,42 @@ def trie_sizes() -> list:
     return rows
 
 
+def enmf_forward(dataset: str, epochs: int) -> list:
+    "ENMF's training through RecBole with RecBole's own `forward` and with ours (`recbole_compat`): s/epoch, peak RSS."
+    import importlib.util
+    import recbole.model.general_recommender.enmf as module
+    from semid_nb import recbole_compat
+    from semid_nb.data import load_dataset
+    from semid_nb.embeddings import _enmf_one
+    spec = importlib.util.spec_from_file_location("unpatched_recbole_enmf", module.__file__)
+    fresh = importlib.util.module_from_spec(spec); spec.loader.exec_module(fresh)
+    data, patched, rows = load_dataset(dataset), recbole_compat._enmf_forward, []
+    longest = max(len(h) for h in data.train.values())
+    try:
+        for name, forward in (("RecBole's ENMF.forward", fresh.ENMF.forward), ("ours", patched)):
+            recbole_compat._enmf_forward = forward                   # what `patch_recbole` installs on each fit
+            reset_peak(torch.device("cpu")); t = time.time()
+            f = _enmf_one(data, epochs, 512, 256, 0.01, 0)
+            rows.append({"dataset": dataset, "forward": name, "epochs": epochs, "longest history": longest,
+                         "s/epoch (setup incl.)": round((time.time() - t) / epochs, 1), "peak RSS MiB": round(peak_rss_mb()),
+                         "validation Recall@30": round(float(f["valid_recall@30"]), 4)})
+            print(json.dumps(rows[-1]), flush=True)
+    finally:
+        recbole_compat._enmf_forward = patched
+    col = "s/epoch (setup incl.)"
+    rows.append({"dataset": dataset, "forward": "ratio", col: round(rows[0][col] / rows[1][col], 1),
+                 "peak RSS MiB": round(rows[0]["peak RSS MiB"] / rows[1]["peak RSS MiB"], 2)})
+    return rows
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="fewer examples and prompts (CI smoke)")
     ap.add_argument("--out", default=None, help="folder of the JSON (default outputs/bench)")
-    ap.add_argument("--parts", nargs="*", default=["trie", "training", "decoding"], choices=["trie", "training", "decoding"],
-                    help="what to measure, in this order")
+    ap.add_argument("--parts", nargs="*", default=["trie", "training", "decoding"],
+                    choices=["trie", "training", "decoding", "enmf"], help="what to measure, in this order")
+    ap.add_argument("--enmf-dataset", default="ml-1m", help="dataset of the ENMF part (its longest history matters)")
+    ap.add_argument("--enmf-epochs", type=int, default=2, help="ENMF epochs per variant")
     a = ap.parse_args()
     dev = get_device()
     t0 = time.time()
@@ -209,13 +241,14 @@ def main():
     print(f"device: {out['device']}, torch {torch.__version__}", flush=True)
     for part in a.parts:  # in the order given (the default measures the trie first, before training leaves memory resident)
         if part == "trie": out["trie"] = trie_sizes()
+        if part == "enmf": out["enmf"] = enmf_forward(a.enmf_dataset, a.enmf_epochs)
         if part == "training": out["training"] = training(inp, ids, tok, ex, dev, a.quick)
         if part == "decoding":
             train_model(model, tok, ex, **{**train_settings(inp.cfg), "epochs": 2}, progress=False, device=dev)  # trained
             out["decoding"], out["decoding summary"] = decoding(model, tok, inp, ids, dev, a.quick)
     out["seconds"] = round(time.time() - t0)
     pd.set_option("display.width", 220, "display.max_columns", 20)
-    for part in ("training", "decoding", "trie"):
+    for part in ("training", "decoding", "trie", "enmf"):
         if part in out: print(f"\n{part}\n" + pd.DataFrame(out[part]).to_string(index=False))
     if "decoding summary" in out: print("\n" + "\n".join(f"{k}: {v}" for k, v in out["decoding summary"].items()))
     folder = Path(a.out) if a.out else outputs_dir()/"bench"

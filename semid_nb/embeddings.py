@@ -11,7 +11,7 @@ import contextlib, logging, tempfile, warnings
 import numpy as np, torch
 from tqdm import tqdm
 from .core import (SemidError, Registry, check_choice, resolve_sentence_model, cached_npz, stable_hash,
-                           get_device, set_seed, outputs_dir, get_config, l2_normalise, top_k)
+                           get_device, set_seed, outputs_dir, get_config, l2_normalise, top_k, trim_memory)
 from .data import query_fingerprint
 
 # %% auto 0
@@ -194,6 +194,7 @@ def _recbole_fit(model_cls_name:str, data, seed:int, **settings):
     from recbole.config import Config
     from recbole.data import create_dataset, data_preparation
     from recbole.trainer import Trainer
+    from recbole.utils import init_seed
     model_cls = getattr(general, model_cls_name, None) or getattr(sequential, model_cls_name)
     with tempfile.TemporaryDirectory() as work, contextlib.chdir(work), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # RecBole's own deprecation warnings (torch.cuda.amp)
@@ -206,11 +207,17 @@ def _recbole_fit(model_cls_name:str, data, seed:int, **settings):
             use_gpu=get_device().type == "cuda", state="ERROR", save_dataset=False, save_dataloaders=False,
             **settings))
         logging.getLogger().setLevel(logging.ERROR)
+        init_seed(seed, True)  # as RecBole's `run_recbole`: the factors depend on the seed, not on what ran before
         ds = create_dataset(config)
         train, valid, _ = data_preparation(config, ds)
+        init_seed(seed, True)
         model = model_cls(config, train.dataset).to(config["device"])
         trainer = Trainer(config, model)
-        best, _ = trainer.fit(train, valid, saved=True, show_progress=False)  # keeps the best epoch on validation
+        with tqdm(total=settings["epochs"], desc=f"{model_cls_name} epochs", leave=False) as bar:
+            def epoch_done(epoch, valid_score):  # batches vary in shape: hand freed heap back, as training does
+                trim_memory(); bar.update(1); bar.set_postfix(valid_recall=f"{valid_score:.4f}")
+            # keeps the best epoch on validation
+            best, _ = trainer.fit(train, valid, saved=True, show_progress=False, callback_fn=epoch_done)
         model.load_state_dict(load_checkpoint(trainer.saved_model_file)["state_dict"]); model.eval()
         ours = np.array([-1] + [int(t) for t in ds.field2id_token["item_id"][1:]])  # 0 is RecBole's padding
         yield ds, model, float(best), ours
@@ -242,7 +249,8 @@ def enmf(data, # an `SRData`
         best = max(runs, key=lambda lr: runs[lr]["valid_recall@30"])
         return {**{k: runs[best][k] for k in ("item", "user", "h")}, "lr": np.float64(best),
                 "lrs": np.array(lrs), "valid_recall": np.array([runs[lr]["valid_recall@30"] for lr in lrs])}
-    key = stable_hash("enmf", data.fingerprint, epochs, batch_size, dim, lrs, seed)
+    # "v2": seeded as RecBole seeds (before, the factors hung on the process's RNG state) and `recbole_compat`'s forward
+    key = stable_hash("enmf", "v2", data.fingerprint, epochs, batch_size, dim, lrs, seed)
     return cached_npz(f"enmf/{key}", fit, cache_dir)
 
 @SPACES.register("rec", label="Rec (ENMF)", settings={"epochs": "rec_epochs", "batch_size": "rec_batch_size",
@@ -252,7 +260,7 @@ def rec_space(data, seed, cache_dir, epochs, batch_size, dim, lrs):
     "ENMF's item factors (items without train interactions keep their random initial vector)."
     return enmf(data, seed, cache_dir, epochs, batch_size, dim, lrs)["item"]
 
-# %% ../nbs/02_embeddings.ipynb 30
+# %% ../nbs/02_embeddings.ipynb 32
 def enmf_rec_ranks(f:dict, # `enmf` output
                    data, users:list, # the users to recommend to (keys of `data.train`)
                    k:int=30, exclude_seen:bool=True) -> np.ndarray:
@@ -263,7 +271,7 @@ def enmf_rec_ranks(f:dict, # `enmf` output
         for r, u in enumerate(users): s[r, list(data.train[u]) + [data.valid[u]]] = -np.inf
     return top_k(s, k)
 
-# %% ../nbs/02_embeddings.ipynb 34
+# %% ../nbs/02_embeddings.ipynb 36
 def sasrec(data, # an `SRData`
            seed:int=0, cache_dir=None,
            epochs:int=30, batch_size:int=256, dim:int=64, lr:float=1e-3, # training (Adam, cross-entropy)
@@ -290,10 +298,10 @@ def sasrec(data, # an `SRData`
                 for r, sq in enumerate(seqs): sc[r, sq] = -np.inf
                 top.append(ours[top_k(sc, min(k, data.n_items))])
         return {"top": np.concatenate(top), "valid_recall": np.float64(best)}
-    key = stable_hash("sasrec", data.fingerprint, epochs, batch_size, dim, lr, max_len, k, seed)
+    key = stable_hash("sasrec", "v2", data.fingerprint, epochs, batch_size, dim, lr, max_len, k, seed)  # v2: seeded
     return cached_npz(f"sasrec/{key}", fit, cache_dir)
 
-# %% ../nbs/02_embeddings.ipynb 38
+# %% ../nbs/02_embeddings.ipynb 40
 def cooccurrence_pairs(data, # an `SRData`
                        window:int=1, # an item pairs with each of the next `window` items of the history
                        n:int|None=None, # pairs to sample (None: all, shuffled)
@@ -306,7 +314,7 @@ def cooccurrence_pairs(data, # an `SRData`
     if n is None or n <= len(pairs): return pairs[rng.permutation(len(pairs))[:n]]
     return pairs[rng.integers(0, len(pairs), n)]
 
-# %% ../nbs/02_embeddings.ipynb 39
+# %% ../nbs/02_embeddings.ipynb 41
 @SPACES.register("multitask", label="Multi-task", settings={**_TUNING, "window": "multitask_window",
                                                             "n_pairs": "multitask_item_pairs"},
                  tables=(2,), row=8, encoder=True, tuned=True, queries=True)
@@ -318,7 +326,7 @@ def multitask_encoder(data, queries, seed, name, epochs, batch_size, lr,
     n = n_pairs or int((queries.split == "train").sum())
     return tuned_encoder(data, queries, seed, name, epochs, batch_size, lr, cooccurrence_pairs(data, window, n, seed))
 
-# %% ../nbs/02_embeddings.ipynb 42
+# %% ../nbs/02_embeddings.ipynb 44
 def fuse(a:np.ndarray, b:np.ndarray, # two embeddings of the same items
          how:str="concat", # "concat" or "svd"
          seed:int=0) -> np.ndarray:
@@ -337,7 +345,7 @@ def fused_concat(search, rec): return fuse(search, rec, "concat")
 @SPACES.register("fused_svd", label="Fused SVD", needs=("search", "rec"), tables=(2,), row=7, dense="search")
 def fused_svd(search, rec, seed): return fuse(search, rec, "svd", seed)
 
-# %% ../nbs/02_embeddings.ipynb 45
+# %% ../nbs/02_embeddings.ipynb 47
 def dense_next_item_ranks(emb:np.ndarray, # item embeddings
                           last_items:np.ndarray, # each user's most recent item
                           k:int=30) -> np.ndarray:

@@ -34,14 +34,22 @@ def _enmf_loss(self, interaction):
     return loss + self.reg_loss()
 
 # %% ../nbs/02a_recbole_compat.ipynb 6
+def _enmf_forward(self, user):
+    "RecBole's `ENMF.forward` via the user's scores of all items, `B x n`, not their history's `B x L x d` embeddings."
+    item = self.item_embedding.weight
+    item = torch.cat([item[:1].detach(), item[1:]])  # padding item 0: scored (RecBole initialises it), not updated
+    scores = (self.dropout(self.user_embedding(user)) * self.H_i.weight) @ item.t()  # [B, n]
+    return scores.gather(1, self.history_item_matrix[user])  # [B, L], histories padded with item 0
+
+# %% ../nbs/02a_recbole_compat.ipynb 7
 def patch_recbole():
-    "Make RecBole 1.2.1 run on numpy 2 and pandas 3, and ENMF's loss linear in the catalogue (idempotent)."
+    "Make RecBole 1.2.1 run on numpy 2 and pandas 3, and ENMF's loss small in memory (idempotent)."
     for old, new in {"float_": np.float64, "complex_": np.complex128, "unicode_": np.str_}.items():
         if not hasattr(np, old): setattr(np, old, new)
     from recbole.data.dataset import Dataset
     from recbole.model.general_recommender import ENMF
     Dataset._fill_nan = _fill_nan
-    ENMF.calculate_loss = _enmf_loss
+    ENMF.calculate_loss, ENMF.forward = _enmf_loss, _enmf_forward
 
 def load_checkpoint(path, map_location="cpu") -> dict:
     "A checkpoint RecBole's `Trainer` saved (our own file: it holds a `Config`, so `weights_only=False`)."

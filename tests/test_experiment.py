@@ -5,6 +5,8 @@ import numpy as np, pandas as pd, pytest
 from semid_nb.core import SemidError
 from semid_nb.experiment import run_experiment, is_finished, summary_table, main
 
+pytestmark = pytest.mark.xdist_group("experiment")  # its tests build on the one before: one process
+
 SMOKE = dict(preset="smoke")
 
 

@@ -8,6 +8,8 @@ from semid_nb.grid import run_grid, grid_runs, collect
 from semid_nb.experiment import run_name, is_finished
 from semid_nb.report import write_report, load_runs
 
+pytestmark = pytest.mark.xdist_group("grid")  # its tests build on the one before: one process
+
 
 @pytest.fixture(scope="module")
 def out(tmp_path_factory): return tmp_path_factory.mktemp("grid")

@@ -7,6 +7,9 @@ from semid_nb.embeddings import SPACES, item_embeddings, enmf, finetune_bi_encod
 from semid_nb.semantic_ids import QUANTIZERS, quantize, add_collision_level, id_stats, prefix_share_codes
 
 BUILT_IN_QUANTIZERS = [q for q in QUANTIZERS if QUANTIZERS[q].source is None]
+# a quarter of the default preset's 200 quantizer epochs: collapse shows early, and at 40 epochs RQ-VAE already uses
+# 189 of 256 second-level codes and Prefix-share at least 180 (4x less time; 03's slow cell shows the full 200)
+EPOCHS = 50
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +49,8 @@ def test_multitask_loss_goes_down(full):
 @pytest.mark.parametrize("quantizer", BUILT_IN_QUANTIZERS)
 def test_quantizers_do_not_collapse(full, quantizer):
     cfg, data, emb = full
-    st = id_stats(add_collision_level(quantize(emb, quantizer, cfg, seed=0)), cfg["codebook_size"])
+    st = id_stats(add_collision_level(quantize(emb, quantizer, {**cfg, "quantizer_epochs": EPOCHS}, seed=0)),
+                  cfg["codebook_size"])
     assert st["unique_before_collisions"] > 0.45 * data.n_items, st          # a collapsed codebook would give few IDs
     assert min(st["codebook_usage"]) > 0.5 * cfg["codebook_size"], st
 
@@ -54,7 +58,7 @@ def test_quantizers_do_not_collapse(full, quantizer):
 def test_prefix_share_learns_both_task_codebooks(full):
     cfg, data, emb = full
     other = np.random.default_rng(0).normal(size=(data.n_items, 32)).astype(np.float32)
-    c = prefix_share_codes(emb, other, cfg["n_levels"], cfg["codebook_size"], 0, cfg["quantizer_epochs"], cfg["quantizer_lr"],
+    c = prefix_share_codes(emb, other, cfg["n_levels"], cfg["codebook_size"], 0, EPOCHS, cfg["quantizer_lr"],
                            cfg["quantizer_batch_size"], cfg["latent_dim"])
     for t in ("search", "rec"):
         ids = add_collision_level(np.column_stack([c["shared"], c[t]]))
