@@ -196,17 +196,13 @@ def trie_sizes() -> list:
 
 def enmf_forward(dataset: str, epochs: int) -> list:
     "ENMF's training through RecBole with RecBole's own `forward` and with ours (`recbole_compat`): s/epoch, peak RSS."
-    import importlib.util
-    import recbole.model.general_recommender.enmf as module
     from semid_nb import recbole_compat
     from semid_nb.data import load_dataset
     from semid_nb.embeddings import _enmf_one
-    spec = importlib.util.spec_from_file_location("unpatched_recbole_enmf", module.__file__)
-    fresh = importlib.util.module_from_spec(spec); spec.loader.exec_module(fresh)
     data, patched, rows = load_dataset(dataset), recbole_compat._enmf_forward, []
     longest = max(len(h) for h in data.train.values())
     try:
-        for name, forward in (("RecBole's ENMF.forward", fresh.ENMF.forward), ("ours", patched)):
+        for name, forward in (("RecBole's ENMF.forward", recbole_compat.unpatched_enmf().forward), ("ours", patched)):
             recbole_compat._enmf_forward = forward                   # what `patch_recbole` installs on each fit
             reset_peak(torch.device("cpu")); t = time.time()
             f = _enmf_one(data, epochs, 512, 256, 0.01, 0)

@@ -185,6 +185,10 @@ def _recbole_sequences(data, work:str) -> None:
                                                                                           index=False)
     pd.DataFrame({"item_id:token": range(data.n_items)}).to_csv(d/"semid.item", sep="\t", index=False)
 
+# in the cache keys of what `_recbole_fit` trains; "v2": seeded as RecBole's `run_recbole` seeds (before, the
+# factors hung on the process's RNG state), and `recbole_compat`'s ENMF forward
+_RECBOLE_FIT = "v2"
+
 @contextlib.contextmanager
 def _recbole_fit(model_cls_name:str, data, seed:int, **settings):
     "Train RecBole's `model_cls_name` in a scratch folder: yields (dataset, best model, its Recall@30, item id map)."
@@ -249,8 +253,7 @@ def enmf(data, # an `SRData`
         best = max(runs, key=lambda lr: runs[lr]["valid_recall@30"])
         return {**{k: runs[best][k] for k in ("item", "user", "h")}, "lr": np.float64(best),
                 "lrs": np.array(lrs), "valid_recall": np.array([runs[lr]["valid_recall@30"] for lr in lrs])}
-    # "v2": seeded as RecBole seeds (before, the factors hung on the process's RNG state) and `recbole_compat`'s forward
-    key = stable_hash("enmf", "v2", data.fingerprint, epochs, batch_size, dim, lrs, seed)
+    key = stable_hash("enmf", _RECBOLE_FIT, data.fingerprint, epochs, batch_size, dim, lrs, seed)
     return cached_npz(f"enmf/{key}", fit, cache_dir)
 
 @SPACES.register("rec", label="Rec (ENMF)", settings={"epochs": "rec_epochs", "batch_size": "rec_batch_size",
@@ -298,7 +301,7 @@ def sasrec(data, # an `SRData`
                 for r, sq in enumerate(seqs): sc[r, sq] = -np.inf
                 top.append(ours[top_k(sc, min(k, data.n_items))])
         return {"top": np.concatenate(top), "valid_recall": np.float64(best)}
-    key = stable_hash("sasrec", "v2", data.fingerprint, epochs, batch_size, dim, lr, max_len, k, seed)  # v2: seeded
+    key = stable_hash("sasrec", _RECBOLE_FIT, data.fingerprint, epochs, batch_size, dim, lr, max_len, k, seed)
     return cached_npz(f"sasrec/{key}", fit, cache_dir)
 
 # %% ../nbs/02_embeddings.ipynb 40

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np, torch
 
 # %% auto 0
-__all__ = ['patch_recbole', 'load_checkpoint']
+__all__ = ['patch_recbole', 'load_checkpoint', 'unpatched_enmf']
 
 # %% ../nbs/02a_recbole_compat.ipynb 4
 def _fill_nan(self):
@@ -43,7 +43,7 @@ def _enmf_forward(self, user):
 
 # %% ../nbs/02a_recbole_compat.ipynb 7
 def patch_recbole():
-    "Make RecBole 1.2.1 run on numpy 2 and pandas 3, and ENMF's loss small in memory (idempotent)."
+    "Make RecBole 1.2.1 run on numpy 2 and pandas 3, and ENMF's loss and forward small in memory (idempotent)."
     for old, new in {"float_": np.float64, "complex_": np.complex128, "unicode_": np.str_}.items():
         if not hasattr(np, old): setattr(np, old, new)
     from recbole.data.dataset import Dataset
@@ -55,3 +55,14 @@ def load_checkpoint(path, map_location="cpu") -> dict:
     "A checkpoint RecBole's `Trainer` saved (our own file: it holds a `Config`, so `weights_only=False`)."
     import torch
     return torch.load(path, map_location=map_location, weights_only=False)
+
+# %% ../nbs/02a_recbole_compat.ipynb 11
+def unpatched_enmf():
+    "RecBole's own `ENMF` class, as `patch_recbole` found it (for comparisons: the tests below, the benchmark)."
+    import importlib.util
+    import recbole.model.general_recommender.enmf as module
+    # a second copy of its module under another name: reloading it in place would give `ENMF` a new class object,
+    # and models built later in this process would fail in `super()`
+    spec = importlib.util.spec_from_file_location("unpatched_recbole_enmf", module.__file__)
+    fresh = importlib.util.module_from_spec(spec); spec.loader.exec_module(fresh)
+    return fresh.ENMF
