@@ -118,9 +118,11 @@ PRESETS = dict(
            "latent_dim": 8, "max_valid_prompts": 20,
            "threads": 1},  # tests run two at a time; a model this small gains little from a second thread
 )
-# the notebooks' demonstrations: a model on the 400 most-rated films that trains in about a minute on a CPU
-PRESETS["demo"] = {**PRESETS["default"], "max_items": 400, "codebook_size": 32, "rec_targets_per_user": 5, "epochs": 10,
-                   "max_eval_queries": 1000, "max_eval_users": 500, "rec_epochs": 10, "rec_lrs": [0.01]}
+# the notebooks' demonstrations: a model on the 400 most-rated films that trains in about two minutes on one CPU thread
+# (histories of 5 and 3 targets per user: half the time of 10 and 5, and it ranks better on both tasks)
+PRESETS["demo"] = {**PRESETS["default"], "max_items": 400, "codebook_size": 32, "max_history": 5,
+                   "rec_targets_per_user": 3, "epochs": 10, "max_eval_queries": 1000, "max_eval_users": 500,
+                   "rec_epochs": 10, "rec_lrs": [0.01]}
 
 # %% ../nbs/00_core.ipynb 11
 ADDED_SETTINGS = {}  # settings introduced by registered plug-ins, with their defaults (see `Registry.register`)

@@ -5,11 +5,23 @@ import pytest
 from semid_nb.core import get_config
 from semid_nb.data import load_dataset, generate_queries
 from semid_nb.embeddings import SPACES
-from semid_nb.semantic_ids import SCHEMES, build_id_sets, id_set_stats
+from semid_nb.semantic_ids import SCHEMES, build_id_sets, id_set_stats, construction_spaces
 from semid_nb.experiment import run_experiment, is_finished
 from semid_nb.grid import grid_rows
 
-CONSTRUCTIONS = grid_rows("default")  # every row of the paper's tables, from the registries
+
+def fine_tuned(name):
+    "The fine-tuned bi-encoders (search, multitask) a construction's run computes, fused spaces followed to their parts."
+    todo, seen = list(construction_spaces(name)), set()
+    while todo:
+        s = todo.pop(); seen.add(s); todo += [n for n in SPACES[s].needs if n not in seen]
+    return "+".join(sorted(s for s in seen if SPACES[s].meta.get("tuned")))
+
+
+# every row of the paper's tables, from the registries. The rows that fine-tune the same bi-encoder run in one pytest
+# worker, which computes it once and reads it from its cache after (each worker has its own outputs folder)
+CONSTRUCTIONS = [pytest.param(e, q, marks=pytest.mark.xdist_group(f"fine-tunes {fine_tuned(e)}")) if fine_tuned(e)
+                 else (e, q) for e, q in grid_rows("default")]
 
 
 @pytest.fixture(scope="module")

@@ -38,6 +38,8 @@ def test_notebooks_are_numbered_stages_and_clean():
         for c in json.loads(p.read_text())["cells"]:
             assert set(c.get("metadata", {})) <= {"tags"}, (p.name, c["metadata"])
             assert c.get("execution_count") is None, p.name
+            noise = [o for o in c.get("outputs", []) if o.get("name") == "stderr"]  # progress bars and warnings
+            assert not noise, (p.name, "run `make export` (tools/strip_noise.py) before committing", noise[:1])
 
 
 def test_exported_lines_fit():
