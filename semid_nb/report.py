@@ -16,7 +16,8 @@ from .experiment import is_finished, load_inputs
 from .grid import tables, row_label
 
 # %% auto 0
-__all__ = ['hits', 'significant_wins', 'load_runs', 'make_table', 'figure1', 'decoder_comparison', 'enmf_table', 'write_report']
+__all__ = ['hits', 'boot_means', 'query_weights', 'boot_p', 'significant_wins', 'load_runs', 'make_table', 'figure1',
+           'decoder_comparison', 'enmf_table', 'write_report']
 
 # %% ../nbs/08_report.ipynb 5
 def hits(folder, # a finished run
@@ -33,23 +34,53 @@ def _key(folder, task) -> tuple:
     return tuple(r["search_item"].tolist()) if task == "search" else tuple(r["rec_user"].tolist())
 
 # %% ../nbs/08_report.ipynb 7
-def significant_wins(per_query:dict, # row label -> hits per query (same queries, same order)
-                     alpha:float=0.05) -> dict:
-    "For each row, the set of rows it beats (paired t-test, Bonferroni over all pairs of rows)."
+def boot_means(hits:np.ndarray, # seeds x queries, 0/1 hits of one row
+               weights:np.ndarray, # resamples x queries: how often each query is drawn in each resample
+               rng:np.random.Generator) -> np.ndarray:
+    "Mean hit rate of one row in each resample: its queries weighted by `weights`, its seeds drawn with replacement."
+    per_seed = hits @ weights.T / weights.sum(1)                          # seeds x resamples
+    pick = rng.integers(0, len(hits), (len(hits), weights.shape[0]))     # the seeds each resample draws
+    return np.take_along_axis(per_seed, pick, 0).mean(0)
+
+def query_weights(n_queries:int, n_boot:int, rng:np.random.Generator) -> np.ndarray:
+    "`n_boot` bootstrap resamples of `n_queries` queries, as counts per query (resamples x queries)."
+    draws = rng.integers(0, n_queries, (n_boot, n_queries)) + n_queries * np.arange(n_boot)[:, None]
+    return np.bincount(draws.ravel(), minlength=n_boot * n_queries).reshape(n_boot, n_queries).astype(np.float32)
+
+def boot_p(a:np.ndarray, b:np.ndarray) -> float:
+    "Two-sided p-value of mean(a) != mean(b) from paired bootstrap differences (with the usual +1 correction)."
+    d = a - b
+    return min(1.0, 2 * (min((d <= 0).sum(), (d >= 0).sum()) + 1) / (len(d) + 1))
+
+# %% ../nbs/08_report.ipynb 10
+def significant_wins(per_query:dict, # row label -> hits: per query, or seeds x queries (same queries, same order)
+                     alpha:float=0.05,
+                     n_boot:int=20000, # bootstrap resamples when a row has several seeds
+                     seed:int=0) -> dict:
+    "For each row, the set of rows it beats (paired t-test, or with several seeds the bootstrap; Bonferroni)."
     from scipy.stats import ttest_rel
-    labels, wins = list(per_query), {k: set() for k in per_query}
+    hits = {k: np.atleast_2d(np.asarray(v, dtype=np.float32)) for k, v in per_query.items()}
+    labels, wins = list(hits), {k: set() for k in hits}
     pairs = list(combinations(labels, 2))
+    if len({h.shape[1] for h in hits.values()}) > 1:
+        sizes = sorted({h.shape[1] for h in hits.values()})[:2]
+        a, b = (next(k for k in labels if hits[k].shape[1] == n) for n in sizes)
+        raise SemidError(f"Rows {a} and {b} were tested on different test sets; rerun them with the same shared_seed.")
+    several = any(len(h) > 1 for h in hits.values())
+    if several:  # one set of query resamples for every row (paired), in chunks to bound memory
+        rng, boot = np.random.default_rng(seed), {k: [] for k in labels}
+        for n in [min(1000, n_boot - i) for i in range(0, n_boot, 1000)]:
+            w = query_weights(hits[labels[0]].shape[1], n, rng)
+            for k in labels: boot[k].append(boot_means(hits[k], w, rng))
+        boot = {k: np.concatenate(v) for k, v in boot.items()}
     for a, b in pairs:
-        x, y = per_query[a], per_query[b]
-        if len(x) != len(y):
-            raise SemidError(f"Rows {a} and {b} were tested on different test sets; "
-                             "rerun them with the same shared_seed.")
+        x, y = hits[a], hits[b]
         if np.array_equal(x, y): continue
-        p = ttest_rel(x, y).pvalue
+        p = boot_p(boot[a], boot[b]) if several else ttest_rel(x[0], y[0]).pvalue
         if p * len(pairs) < alpha: wins[a if x.mean() > y.mean() else b].add(b if x.mean() > y.mean() else a)
     return wins
 
-# %% ../nbs/08_report.ipynb 10
+# %% ../nbs/08_report.ipynb 13
 def load_runs(folders) -> pd.DataFrame:
     "One row per finished run: construction, quantizer, seed, Recall@30 per task, baselines, ID statistics and folder."
     rows = []
@@ -71,7 +102,7 @@ def _select(runs:pd.DataFrame, row:tuple) -> pd.DataFrame:
     "The runs (every seed) of one table row `(construction, quantizer)`."
     return runs[(runs.embedding == row[0]) & (runs.quantizer == row[1])]
 
-# %% ../nbs/08_report.ipynb 12
+# %% ../nbs/08_report.ipynb 15
 def _baselines(runs:pd.DataFrame, tasks:list) -> dict:
     "Baseline rows on the same test sets as `runs`: label -> {task: Recall@30}, in registry order."
     order = {n: i for i, n in enumerate(BASELINES)}
@@ -95,7 +126,7 @@ def make_table(runs:pd.DataFrame, # from `load_runs`
             sel, label = _select(runs, r), row_label(r)
             if len({_key(f, t) for f in sel.folder}) > 1:
                 raise SemidError(f"The seeds of {label} have different {t} test sets; use one shared_seed.")
-            per[r] = np.mean([hits(f, t) for f in sel.folder], axis=0)
+            per[r] = np.stack([hits(f, t) for f in sel.folder])  # seeds x queries
             num[(label, f"{t} mean")] = sel[t].mean()
             num[(label, f"{t} std")] = sel[t].std(ddof=1) if len(sel) > 1 else np.nan
             num[(label, "seeds")] = len(sel)
@@ -118,7 +149,7 @@ def make_table(runs:pd.DataFrame, # from `load_runs`
             for t, v in vals.items(): num[(name, f"{t} mean")] = v
     return head + body, pd.Series(num).unstack()
 
-# %% ../nbs/08_report.ipynb 14
+# %% ../nbs/08_report.ipynb 17
 def figure1(runs:pd.DataFrame, path) -> Path:
     "Scatter of search vs rec Recall@30 per Table 2 construction, with error bars; saved as PNG."
     import matplotlib; matplotlib.use("Agg")
@@ -138,7 +169,7 @@ def figure1(runs:pd.DataFrame, path) -> Path:
     path = Path(path); fig.savefig(path, dpi=120, bbox_inches="tight"); plt.close(fig)
     return path
 
-# %% ../nbs/08_report.ipynb 16
+# %% ../nbs/08_report.ipynb 19
 def decoder_comparison(folder, # a finished run (its checkpoint is loaded)
                        n_queries:int=300, n_users:int=300, seed:int=0) -> pd.DataFrame:
     "Recall@30 and prompts/s of diverse beam search and of the exact decoder on a sample of the run's test prompts."
@@ -160,7 +191,7 @@ def decoder_comparison(folder, # a finished run (its checkpoint is loaded)
     order = lambda s: s.map({"search": 0, "rec": 1})
     return pd.DataFrame(rows).sort_values("task", kind="stable", key=order).reset_index(drop=True)
 
-# %% ../nbs/08_report.ipynb 18
+# %% ../nbs/08_report.ipynb 21
 _ID_COLUMNS = {"unique IDs": lambda v: v["unique_before_collisions"],
                "largest collision": lambda v: v["largest_collision_group"],
                "codes used": lambda v: "/".join(map(str, v["codebook_usage"])),
@@ -179,7 +210,7 @@ def enmf_table(runs:pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame([{"lr": float(lr), "validation R@30": v, "": mark(float(lr))} for lr,
                          v in info["valid_recall@30"].items()])
 
-# %% ../nbs/08_report.ipynb 21
+# %% ../nbs/08_report.ipynb 24
 def _decoders(runs:pd.DataFrame, out:Path, decoder_run) -> tuple:
     "The decoder comparison on `decoder_run` (default: the first content run), reused while that run is unchanged."
     cand = _select(runs, ("content", "rq_kmeans")).folder.tolist() or runs.folder.tolist()
@@ -201,7 +232,9 @@ def write_report(folders, # run folders (unfinished ones are skipped)
     out.mkdir(parents=True, exist_ok=True)
     md = [f"# Results\n\n{len(runs)} finished runs, seeds {sorted(runs.seed.unique().tolist())}. "
           "Recall@30; superscripts: the rows "
-          "a row beats (paired t-test over test queries/users, per-query hits averaged over seeds, "
+          "a row beats (" + ("paired t-test over test queries/users, per-query hits averaged over seeds"
+                             if runs.groupby(["embedding", "quantizer"]).size().max() == 1
+                             else "bootstrap over test queries/users and over each row's seeds") + ", "
           "Bonferroni-corrected, "
           f"alpha {alpha}). Italic rows: non-generative baselines on the same test sets.\n"]
     for name, t in tables().items():
