@@ -5,6 +5,7 @@
 # %% ../nbs/07_grid.ipynb 2
 from __future__ import annotations
 import argparse, json, os, queue, sys, time
+from itertools import product
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 import pandas as pd
@@ -47,6 +48,10 @@ GRIDS = {  # rows: "tables" (every row of the paper's tables) or a list of (cons
     "default": dict(rows="tables", seeds=[0], preset="default"),
     "smoke": dict(rows=[("content", "rq_kmeans"), ("separate", "rq_kmeans"), ("multitask", "rq_vae")], seeds=[0, 1],
                   preset="smoke"),
+    # the validation sweep behind the default preset's learning rate and epochs: each setting's validation curve
+    # (08's `sweep_table`); a grid's `sweep` maps settings to the values tried, every combination one run
+    "sweep": dict(rows=[("content", "rq_kmeans")], seeds=[0], preset="default",
+                  sweep={"lr": [5e-4, 1e-3, 2e-3, 4e-3], "epochs": [12]}),
 }
 
 def grid_rows(grid:str) -> list:
@@ -63,8 +68,10 @@ def grid_runs(grid:str="default", # a name in `GRIDS`
         raise SemidError(f"Unknown parameter(s) {sorted(unknown)}; a grid takes "
                          f"{', '.join(k for k in DEFAULTS if k not in ('embedding', 'quantizer', 'seed'))}.")
     base = run_params({"preset": g["preset"], **params})
-    return [{**base, "embedding": e, "quantizer": q, "seed": int(s)} for e,
-            q in grid_rows(grid) for s in (seeds or g["seeds"])]
+    sweep = g.get("sweep", {})
+    combos = [dict(zip(sweep, v)) for v in product(*sweep.values())]  # [{}] for a grid without a sweep
+    return [{**base, "overrides": {**base["overrides"], **c}, "embedding": e, "quantizer": q, "seed": int(s)}
+            for e, q in grid_rows(grid) for c in combos for s in (seeds or g["seeds"])]
 
 # %% ../nbs/07_grid.ipynb 9
 def shard(runs:list, spec:str|None) -> list:

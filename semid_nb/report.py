@@ -17,7 +17,7 @@ from .grid import tables, row_label
 
 # %% auto 0
 __all__ = ['hits', 'boot_means', 'query_weights', 'boot_p', 'significant_wins', 'load_runs', 'make_table', 'figure1',
-           'decoder_comparison', 'enmf_table', 'write_report']
+           'decoder_comparison', 'enmf_table', 'sweep_table', 'write_report']
 
 # %% ../nbs/08_report.ipynb 5
 def hits(folder, # a finished run
@@ -94,7 +94,8 @@ def load_runs(folders) -> pd.DataFrame:
                      **{f"{t} exact": exact[t]["recall@30"] if t in exact else np.nan for t in TASKS},
                      "baselines": rep["baselines"],
                      "id_stats": rep["id_stats"],
-                     "minutes": rep["seconds"]["total"] / 60, "folder": str(f)})
+                     "minutes": rep["seconds"]["total"] / 60, "overrides": p["params"].get("overrides") or {},
+                     "validation": rep.get("validation"), "folder": str(f)})
     if not rows: raise SemidError("No finished runs to report on; run the grid first (make run, or semid-grid).")
     return pd.DataFrame(rows)
 
@@ -211,6 +212,27 @@ def enmf_table(runs:pd.DataFrame) -> pd.DataFrame:
                          v in info["valid_recall@30"].items()])
 
 # %% ../nbs/08_report.ipynb 24
+def sweep_table(runs:pd.DataFrame, # from `load_runs`
+               ) -> pd.DataFrame:
+    "Per setting tried: best validation epoch and Recall@30, and test Recall@30; empty when no setting varies."
+    keys = sorted({k for o in runs.overrides for k in o})
+    varying = [k for k in keys if len({json.dumps(o.get(k)) for o in runs.overrides}) > 1]
+    if not varying: return pd.DataFrame()
+    rows = []
+    for _, r in runs.iterrows():
+        curve = pd.DataFrame((r.validation or {}).get("curve") or [])
+        if curve.empty: raise SemidError(f"{r.folder} has no validation curve; run the sweep with validate=true.")
+        best = curve.assign(mean=(curve.search + curve.rec) / 2).sort_values(["mean", "epoch"],
+                                                                         ascending=[False, True]).iloc[0]
+        rows.append({"row": row_label((r.embedding, r.quantizer)), "seed": r.seed,
+                     **{k: r.overrides.get(k) for k in varying},
+                     "best epoch": int(best.epoch), "valid search": best.search, "valid rec": best.rec,
+                     "valid mean": best["mean"], "test search": r.search, "test rec": r.rec})
+    df = pd.DataFrame(rows).sort_values(["row", "seed", *varying]).reset_index(drop=True)
+    df["chosen"] = df["valid mean"] == df.groupby(["row", "seed"])["valid mean"].transform("max")
+    return df
+
+# %% ../nbs/08_report.ipynb 27
 def _decoders(runs:pd.DataFrame, out:Path, decoder_run) -> tuple:
     "The decoder comparison on `decoder_run` (default: the first content run), reused while that run is unchanged."
     cand = _select(runs, ("content", "rq_kmeans")).folder.tolist() or runs.folder.tolist()
@@ -230,6 +252,13 @@ def write_report(folders, # run folders (unfinished ones are skipped)
     runs = load_runs(folders)
     out = Path(out_dir) if out_dir else outputs_dir()/"report"
     out.mkdir(parents=True, exist_ok=True)
+    sweep = sweep_table(runs)
+    if len(sweep):  # a sweep's runs are settings, not seeds: its table replaces Tables 1-3
+        atomic_write(out/"sweep.csv", sweep.to_csv(index=False))
+        atomic_write(out/"README.md", f"# Validation sweep\n\n{len(runs)} finished runs. Best validation epoch and "
+                     "Recall@30 (mean of search and rec) per setting; test Recall@30 after the last epoch, not used "
+                     "to choose.\n\n" + sweep.to_markdown(index=False, floatfmt=".3f") + "\n")
+        return out
     md = [f"# Results\n\n{len(runs)} finished runs, seeds {sorted(runs.seed.unique().tolist())}. "
           "Recall@30; superscripts: the rows "
           "a row beats (" + ("paired t-test over test queries/users, per-query hits averaged over seeds"

@@ -4,7 +4,7 @@ import json, os, signal, subprocess, sys, time
 from pathlib import Path
 import pandas as pd, pytest
 from semid_nb.core import SemidError
-from semid_nb.grid import run_grid, grid_runs, collect
+from semid_nb.grid import GRIDS, run_grid, grid_runs, collect
 from semid_nb.experiment import run_name, is_finished
 from semid_nb.report import write_report, load_runs
 
@@ -70,3 +70,16 @@ def test_bad_grid_input(out):
     with pytest.raises(SemidError, match="Choose one of"): run_grid("everything", out_dir=str(out))
     with pytest.raises(SemidError, match="1 <= i <= n"): run_grid("smoke", shard_spec="3/2", out_dir=str(out))
     with pytest.raises(SemidError, match="No finished runs"): load_runs([out/"nothing"])
+
+
+def test_sweep_grid_reports_its_validation_sweep(out, monkeypatch):
+    # the `sweep` grid's mechanism on the smoke preset: two learning rates, two epochs each, one row
+    monkeypatch.setitem(GRIDS, "tiny_sweep", dict(rows=[("content", "rq_kmeans")], seeds=[0], preset="smoke",
+                                                  sweep={"lr": [1e-3, 4e-3], "epochs": [2]}))
+    df = run_grid("tiny_sweep", out_dir=str(out/"sweep"), progress=False)
+    assert (df.state == "finished").all() and len(df) == 2
+    rep = write_report(df.folder.tolist(), out/"sweep_report")
+    sw = pd.read_csv(rep/"sweep.csv")
+    assert list(sw.lr) == [1e-3, 4e-3] and sw["best epoch"].isin([1, 2]).all() and sw.chosen.sum() == 1
+    assert sw["valid mean"].between(0, 1).all() and "Validation sweep" in (rep/"README.md").read_text()
+    assert not (rep/"table2.md").exists()  # settings are not seeds: no tables averaging over them
