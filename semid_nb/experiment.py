@@ -112,13 +112,14 @@ def train_joint(inp:Inputs, # the run's inputs (`load_inputs`)
                ) -> tuple:
     "`(model, tokenizer, history)`: the joint model trained, the history with its validation curve (or None)."
     p, cfg = inp.params, inp.cfg
-    net, tok = build_model(p["model"], vocab_of(id_sets), tokenizer_texts(inp.data, inp.queries), cfg, inp.seed)
+    init, order = (inp.seed if cfg[k] is None else cfg[k] for k in ("init_seed", "order_seed"))
+    net, tok = build_model(p["model"], vocab_of(id_sets), tokenizer_texts(inp.data, inp.queries), cfg, init)
     examples = joint_examples(tok, inp.data, inp.queries, id_sets, cfg)
     val = None
     if cfg["validate"]:
         valid_q, rec_valid = validation_sets(inp.data, inp.queries, cfg, p["queries"], inp.shared_seed)
         val = Validator(net, tok, valid_q, rec_valid, id_sets, cfg, accelerator)
-    hist = train_model(net, tok, examples, **train_settings(cfg), seed=inp.seed, progress=progress, callback=callback,
+    hist = train_model(net, tok, examples, **train_settings(cfg), seed=order, progress=progress, callback=callback,
                        accelerator=accelerator, on_epoch=val)
     hist.update(n_search=examples["n_search"], n_rec=examples["n_rec"], validation=val.finish() if val else None)
     return net, tok, hist

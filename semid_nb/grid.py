@@ -52,6 +52,10 @@ GRIDS = {  # rows: "tables" (every row of the paper's tables) or a list of (cons
     # (08's `sweep_table`); a grid's `sweep` maps settings to the values tried, every combination one run
     "sweep": dict(rows=[("content", "rq_kmeans")], seeds=[0], preset="default",
                   sweep={"lr": [5e-4, 1e-3, 2e-3, 4e-3], "epochs": [12]}),
+    # where the spread between seeds comes from (08's `spread_table`): `variants` are settings each run of the grid
+    # is repeated with; seeds vary both the initialisation and the training order, or only one of them
+    "spread": dict(rows=[("content", "rq_kmeans")], seeds=[0, 1, 2], preset="default",
+                   variants=[{}, {"order_seed": 0}, {"init_seed": 0}]),
 }
 
 def grid_rows(grid:str) -> list:
@@ -69,7 +73,7 @@ def grid_runs(grid:str="default", # a name in `GRIDS`
                          f"{', '.join(k for k in DEFAULTS if k not in ('embedding', 'quantizer', 'seed'))}.")
     base = run_params({"preset": g["preset"], **params})
     sweep = g.get("sweep", {})
-    combos = [dict(zip(sweep, v)) for v in product(*sweep.values())]  # [{}] for a grid without a sweep
+    combos = g.get("variants") or [dict(zip(sweep, v)) for v in product(*sweep.values())]  # [{}]: neither
     return [{**base, "overrides": {**base["overrides"], **c}, "embedding": e, "quantizer": q, "seed": int(s)}
             for e, q in grid_rows(grid) for c in combos for s in (seeds or g["seeds"])]
 

@@ -16,8 +16,8 @@ from .experiment import is_finished, load_inputs
 from .grid import tables, row_label
 
 # %% auto 0
-__all__ = ['hits', 'boot_means', 'query_weights', 'boot_p', 'significant_wins', 'load_runs', 'make_table', 'figure1',
-           'decoder_comparison', 'enmf_table', 'sweep_table', 'write_report']
+__all__ = ['SEED_SETTINGS', 'hits', 'boot_means', 'query_weights', 'boot_p', 'significant_wins', 'load_runs', 'make_table',
+           'figure1', 'decoder_comparison', 'enmf_table', 'sweep_table', 'spread_table', 'write_report']
 
 # %% ../nbs/08_report.ipynb 5
 def hits(folder, # a finished run
@@ -212,11 +212,17 @@ def enmf_table(runs:pd.DataFrame) -> pd.DataFrame:
                          v in info["valid_recall@30"].items()])
 
 # %% ../nbs/08_report.ipynb 24
+SEED_SETTINGS = ("init_seed", "order_seed")  # settings that fix one source of randomness (the `spread` grid)
+
+def _varying(runs:pd.DataFrame) -> list:
+    "The settings whose overrides differ between runs."
+    keys = sorted({k for o in runs.overrides for k in o})
+    return [k for k in keys if len({json.dumps(o.get(k)) for o in runs.overrides}) > 1]
+
 def sweep_table(runs:pd.DataFrame, # from `load_runs`
                ) -> pd.DataFrame:
     "Per setting tried: best validation epoch and Recall@30, and test Recall@30; empty when no setting varies."
-    keys = sorted({k for o in runs.overrides for k in o})
-    varying = [k for k in keys if len({json.dumps(o.get(k)) for o in runs.overrides}) > 1]
+    varying = [k for k in _varying(runs) if k not in SEED_SETTINGS]
     if not varying: return pd.DataFrame()
     rows = []
     for _, r in runs.iterrows():
@@ -233,6 +239,20 @@ def sweep_table(runs:pd.DataFrame, # from `load_runs`
     return df
 
 # %% ../nbs/08_report.ipynb 27
+def spread_table(runs:pd.DataFrame, # from `load_runs`
+                ) -> pd.DataFrame:
+    "Mean and std over seeds of test Recall@30 when seeds vary everything, only the initialisation, only the order."
+    if not set(_varying(runs)) & set(SEED_SETTINGS): return pd.DataFrame()
+    what = lambda o: ("initialisation" if o.get("order_seed") is not None else
+                      "training order" if o.get("init_seed") is not None else "both")
+    rows = []
+    for (label, varies), sel in runs.assign(label=[row_label((e, q)) for e, q in zip(runs.embedding, runs.quantizer)],
+                                            varies=runs.overrides.map(what)).groupby(["label", "varies"], sort=False):
+        rows.append({"row": label, "seeds vary": varies, "seeds": len(sel),
+                     **{f"{t} {f}": getattr(sel[t], f)() for t in ("search", "rec") for f in ("mean", "std")}})
+    return pd.DataFrame(rows)
+
+# %% ../nbs/08_report.ipynb 30
 def _decoders(runs:pd.DataFrame, out:Path, decoder_run) -> tuple:
     "The decoder comparison on `decoder_run` (default: the first content run), reused while that run is unchanged."
     cand = _select(runs, ("content", "rq_kmeans")).folder.tolist() or runs.folder.tolist()
@@ -252,6 +272,14 @@ def write_report(folders, # run folders (unfinished ones are skipped)
     runs = load_runs(folders)
     out = Path(out_dir) if out_dir else outputs_dir()/"report"
     out.mkdir(parents=True, exist_ok=True)
+    spread = spread_table(runs)
+    if len(spread):  # the spread grid's runs: its table replaces Tables 1-3
+        atomic_write(out/"spread.csv", spread.to_csv(index=False))
+        atomic_write(out/"README.md", f"# Where the spread comes from\n\n{len(runs)} finished runs. Test Recall@30, "
+                     "mean and standard deviation over seeds, when the seeds vary both the initialisation and the "
+                     "training order, or only one of them.\n\n"
+                     + spread.to_markdown(index=False, floatfmt=".3f") + "\n")
+        return out
     sweep = sweep_table(runs)
     if len(sweep):  # a sweep's runs are settings, not seeds: its table replaces Tables 1-3
         atomic_write(out/"sweep.csv", sweep.to_csv(index=False))

@@ -83,3 +83,19 @@ def test_sweep_grid_reports_its_validation_sweep(out, monkeypatch):
     assert list(sw.lr) == [1e-3, 4e-3] and sw["best epoch"].isin([1, 2]).all() and sw.chosen.sum() == 1
     assert sw["valid mean"].between(0, 1).all() and "Validation sweep" in (rep/"README.md").read_text()
     assert not (rep/"table2.md").exists()  # settings are not seeds: no tables averaging over them
+
+
+def test_spread_grid_separates_initialisation_and_order(out, monkeypatch):
+    # the `spread` grid's mechanism on the smoke preset: seeds 0 and 1, with the order fixed, then the initialisation
+    monkeypatch.setitem(GRIDS, "tiny_spread", dict(rows=[("content", "rq_kmeans")], seeds=[0, 1], preset="smoke",
+                                                   variants=[{"order_seed": 0}, {"init_seed": 0}]))
+    df = run_grid("tiny_spread", out_dir=str(out/"spread"), progress=False)
+    assert (df.state == "finished").all() and len(df) == 4
+    runs = load_runs(df.folder)
+    seed0 = runs[runs.seed == 0]
+    # the two seed-0 runs are the same model (initialisation 0, order 0) trained twice: identical results
+    assert seed0.search.nunique() == 1 and seed0.rec.nunique() == 1
+    rep = write_report(df.folder.tolist(), out/"spread_report")
+    sp = pd.read_csv(rep/"spread.csv")
+    assert list(sp["seeds vary"]) == ["initialisation", "training order"] and (sp.seeds == 2).all()
+    assert not (rep/"table2.md").exists() and not (rep/"sweep.csv").exists()
