@@ -34,16 +34,19 @@ $(STAMP): settings.ini setup.py constraints.txt
 	$(PY) -m ipykernel install --sys-prefix --name semid_nb --display-name "semid_nb (.venv)" >/dev/null
 	touch $(STAMP)
 
+# nbdev_clean, then no stderr (progress bars, warnings) in saved outputs, in nbdev_clean's format
+CLEAN_NBS = $(VENV)/bin/nbdev_clean && $(PY) tools/strip_noise.py && $(VENV)/bin/nbdev_clean
+
 export: $(STAMP)  ## notebooks -> semid_nb/, cleaned notebooks (no stderr in outputs), README
 	$(VENV)/bin/nbdev_export
-	$(VENV)/bin/nbdev_clean && $(PY) tools/strip_noise.py && $(VENV)/bin/nbdev_clean
+	$(CLEAN_NBS)
 	$(PY) tools/make_readme.py
 
 readme: $(STAMP)
 	$(PY) tools/make_readme.py
 
 check-sync: $(STAMP)  ## fails if semid_nb/, README.md or the cleaned notebooks differ from what the notebooks generate
-	$(VENV)/bin/nbdev_export && $(VENV)/bin/nbdev_clean && $(PY) tools/strip_noise.py && $(VENV)/bin/nbdev_clean
+	$(VENV)/bin/nbdev_export && $(CLEAN_NBS)
 	$(PY) tools/make_readme.py
 	git diff --exit-code -- semid_nb README.md nbs || (echo "run 'make export' and commit the result" && exit 1)
 
@@ -51,4 +54,4 @@ execute-nbs: $(STAMP)  ## run notebooks 00-05, 07 and 08 in place so readers see
 	# 06 is what `make run` executes per run; 07 and 08 read the default grid's finished runs (run `make run` first)
 	for nb in nbs/0[0-5]*.ipynb nbs/07_grid.ipynb nbs/08_report.ipynb; do \
 	  $(VENV)/bin/papermill -k semid_nb --cwd nbs --no-progress-bar "$$nb" "$$nb" || exit 1; done
-	$(VENV)/bin/nbdev_clean && $(PY) tools/strip_noise.py && $(VENV)/bin/nbdev_clean
+	$(CLEAN_NBS)

@@ -272,21 +272,18 @@ def write_report(folders, # run folders (unfinished ones are skipped)
     runs = load_runs(folders)
     out = Path(out_dir) if out_dir else outputs_dir()/"report"
     out.mkdir(parents=True, exist_ok=True)
-    spread = spread_table(runs)
-    if len(spread):  # the spread grid's runs: its table replaces Tables 1-3
-        atomic_write(out/"spread.csv", spread.to_csv(index=False))
-        atomic_write(out/"README.md", f"# Where the spread comes from\n\n{len(runs)} finished runs. Test Recall@30, "
-                     "mean and standard deviation over seeds, when the seeds vary both the initialisation and the "
-                     "training order, or only one of them.\n\n"
-                     + spread.to_markdown(index=False, floatfmt=".3f") + "\n")
-        return out
-    sweep = sweep_table(runs)
-    if len(sweep):  # a sweep's runs are settings, not seeds: its table replaces Tables 1-3
-        atomic_write(out/"sweep.csv", sweep.to_csv(index=False))
-        atomic_write(out/"README.md", f"# Validation sweep\n\n{len(runs)} finished runs. Best validation epoch and "
-                     "Recall@30 (mean of search and rec) per setting; test Recall@30 after the last epoch, not used "
-                     "to choose.\n\n" + sweep.to_markdown(index=False, floatfmt=".3f") + "\n")
-        return out
+    # the spread and sweep grids' runs differ in settings, not only seeds: their own table replaces Tables 1-3
+    for name, table, title, what in (
+            ("spread", spread_table, "Where the spread comes from", "Test Recall@30, mean and standard deviation over "
+             "seeds, when the seeds vary both the initialisation and the training order, or only one of them."),
+            ("sweep", sweep_table, "Validation sweep", "Best validation epoch and Recall@30 (mean of search and rec) "
+             "per setting; test Recall@30 after the last epoch, not used to choose.")):
+        df = table(runs)
+        if len(df):
+            atomic_write(out/f"{name}.csv", df.to_csv(index=False))
+            atomic_write(out/"README.md", f"# {title}\n\n{len(runs)} finished runs. {what}\n\n"
+                         + df.to_markdown(index=False, floatfmt=".3f") + "\n")
+            return out
     md = [f"# Results\n\n{len(runs)} finished runs, seeds {sorted(runs.seed.unique().tolist())}. "
           "Recall@30; superscripts: the rows "
           "a row beats (" + ("paired t-test over test queries/users, per-query hits averaged over seeds"

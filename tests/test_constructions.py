@@ -20,7 +20,7 @@ def fine_tuned(name):
 
 # every row of the paper's tables, from the registries. The rows that fine-tune the same bi-encoder run in one pytest
 # worker, which computes it once and reads it from its cache after (each worker has its own outputs folder)
-CONSTRUCTIONS = [pytest.param(e, q, marks=pytest.mark.xdist_group(f"fine-tunes {fine_tuned(e)}")) if fine_tuned(e)
+CONSTRUCTIONS = [pytest.param(e, q, marks=pytest.mark.xdist_group(f"fine-tunes {t}")) if (t := fine_tuned(e))
                  else (e, q) for e, q in grid_rows("default")]
 
 
