@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
-from .core import SemidError, check_choice, write_json
+from .core import SemidError, check_choice, outputs_dir, write_json
 from .embeddings import SPACES, enmf, bi_encoder
 from .semantic_ids import QUANTIZERS, construction, constructions, dense_space, build_id_sets
 from .evaluation import TASKS, chosen_baselines
@@ -19,7 +19,7 @@ from .experiment import (DEFAULTS, run_experiment, run_params, run_name, is_fini
 
 # %% auto 0
 __all__ = ['TABLE3_SPACE', 'GRIDS', 'tables', 'row_label', 'grid_rows', 'grid_runs', 'shard', 'prepare_shared', 'run_grid',
-           'collect', 'main']
+           'collect', 'report_dir', 'main']
 
 # %% ../nbs/07_grid.ipynb 5
 TABLE3_SPACE = "multitask"  # the paper's Table 3 compares quantizers on this space
@@ -171,7 +171,13 @@ def collect(folders) -> pd.DataFrame:
     cols = ["embedding", "quantizer", "seed", *TASKS, "minutes", "folder"]
     return runs[cols].rename(columns={t: f"{n} R@30" for t, n in TASKS.items()})
 
-# %% ../nbs/07_grid.ipynb 17
+# %% ../nbs/07_grid.ipynb 18
+def report_dir(grid:str # a name in `GRIDS`
+              ) -> Path:
+    "Where `semid-grid` writes a grid's report: `outputs/report`, or `outputs/report/<grid>` for any other grid."
+    return outputs_dir()/"report" if grid == "default" else outputs_dir()/"report"/grid
+
+# %% ../nbs/07_grid.ipynb 20
 def main(argv=None):
     "Command line: run a grid (default: the `default` grid on ml-100k), then write the report."
     ap = argparse.ArgumentParser(prog="semid-grid", description="Run a grid of experiments (papermill), resumably.")
@@ -189,7 +195,7 @@ def main(argv=None):
     ap.add_argument("--plugin", nargs="*", action="extend", default=[],
                     help="modules or .py files registering spaces, quantizers...")
     ap.add_argument("--force", action="store_true", help="rerun finished runs")
-    ap.add_argument("--no-report", action="store_true", help="skip writing outputs/report")
+    ap.add_argument("--no-report", action="store_true", help="skip writing the report (`report_dir`)")
     a = ap.parse_args(argv)
     params = {k: getattr(a, k) for k in ("dataset", "data_dir", "queries", "model", "preset",
                                          "out_dir") if getattr(a, k) is not None}
@@ -211,4 +217,4 @@ def main(argv=None):
                  f"see the manifest in {Path(df.folder[0]).parent}.")
     if not a.no_report and a.shard is None:
         from semid_nb.report import write_report
-        print(f"report: {write_report(df.folder.tolist())}")
+        print(f"report: {write_report(df.folder.tolist(), report_dir(a.grid))}")
