@@ -5,21 +5,23 @@
 # %% ../nbs/07_grid.ipynb 2
 from __future__ import annotations
 import argparse, json, os, queue, sys, time
+import multiprocessing as mp
 from itertools import product
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 from .core import SemidError, check_choice, outputs_dir, write_json
-from .embeddings import SPACES, enmf, bi_encoder
-from .semantic_ids import QUANTIZERS, construction, constructions, dense_space, build_id_sets
+from .embeddings import SPACES, enmf, bi_encoder, item_embeddings
+from .semantic_ids import (QUANTIZERS, construction, constructions, construction_spaces, dense_space,
+                                   build_id_sets)
 from .evaluation import TASKS, chosen_baselines
 from .experiment import (DEFAULTS, run_experiment, run_params, run_name, is_finished, validate_params,
                                   load_inputs, parse_overrides)
 
 # %% auto 0
-__all__ = ['TABLE3_SPACE', 'GRIDS', 'tables', 'row_label', 'grid_rows', 'grid_runs', 'shard', 'prepare_shared', 'run_grid',
-           'collect', 'report_dir', 'main']
+__all__ = ['TABLE3_SPACE', 'GRIDS', 'tables', 'row_label', 'grid_rows', 'grid_runs', 'shard', 'leaf_spaces', 'prepare_shared',
+           'run_grid', 'collect', 'report_dir', 'main']
 
 # %% ../nbs/07_grid.ipynb 5
 TABLE3_SPACE = "multitask"  # the paper's Table 3 compares quantizers on this space
@@ -87,7 +89,25 @@ def shard(runs:list, spec:str|None) -> list:
     return runs[i - 1::n]
 
 # %% ../nbs/07_grid.ipynb 12
-def prepare_shared(runs:list, progress:bool=True) -> float:
+def leaf_spaces(rows) -> list:
+    "The spaces that `rows` ((construction, quantizer) pairs) read and that build on no other, fine-tuned first."
+    todo, leaves = [s for e, _ in rows for s in construction_spaces(e)], set()
+    while todo:
+        s = todo.pop()
+        if SPACES[s].needs: todo += list(SPACES[s].needs)
+        else: leaves.add(s)
+    return sorted(leaves, key=lambda s: (not SPACES[s].meta.get("tuned"), s))
+
+# %% ../nbs/07_grid.ipynb 14
+def _embed(p:dict, space:str):
+    "One space's embeddings into the cache: a worker process's share of `prepare_shared`."
+    inp = load_inputs(p, progress=False)
+    item_embeddings(inp.data, space, inp.cfg, inp.queries, inp.shared_seed)
+
+def prepare_shared(runs:list, # run parameters (`grid_runs`)
+                   progress:bool=True, # a progress bar
+                   workers:int=1, # processes for the spaces that build on no other (`leaf_spaces`)
+                  ) -> float:
     "Compute (or find cached) the embeddings, ID sets, ENMF factors and dense bi-encoders `runs` need; returns seconds."
     t, groups = time.time(), {}
     for p in runs:
@@ -95,6 +115,11 @@ def prepare_shared(runs:list, progress:bool=True) -> float:
                          default=str)
         groups.setdefault(key, (p, set()))[1].add((p["embedding"], p["quantizer"]))
     for p, rows in groups.values():
+        if workers > 1 and len(leaves := leaf_spaces(rows)) > 1:
+            with ProcessPoolExecutor(min(workers, len(leaves)), mp_context=mp.get_context("spawn")) as ex:
+                futs = [ex.submit(_embed, p, s) for s in leaves]
+                for f in tqdm(as_completed(futs), total=len(futs), desc=f"shared spaces, {workers} at a time",
+                              disable=not progress): f.result()
         inp = load_inputs(p)
         named = {b.name for b in chosen_baselines(inp.cfg)}  # the yardsticks these runs compute
         if "enmf" in named: enmf(inp.data, inp.shared_seed, **SPACES["rec"].kwargs(inp.cfg))
@@ -104,7 +129,7 @@ def prepare_shared(runs:list, progress:bool=True) -> float:
             bi_encoder(inp.data, space, inp.cfg, inp.queries, inp.shared_seed)  # the dense yardstick's model
     return time.time() - t
 
-# %% ../nbs/07_grid.ipynb 14
+# %% ../nbs/07_grid.ipynb 16
 def _manifest(out_dir:Path, grid:str, spec) -> Path:
     "Path of the grid's manifest (per shard)."
     return out_dir/f"grid-{grid}{'' if not spec else '-shard' + spec.replace('/', 'of')}.json"
@@ -134,7 +159,7 @@ def run_grid(grid:str="default", # a name in `GRIDS`
                                                           "errors": errors,
                                                           "seconds": time.time() - t0})
     save()
-    if todo: prepare_shared(todo, progress)
+    if todo: prepare_shared(todo, progress, 1 if devices or ray else workers)  # GPUs, Ray: in this process
     bar = tqdm(total=len(runs), initial=len(runs) - len(todo), desc=f"grid {grid}", disable=not progress, position=0)
     def done(p, err):
         name = run_name(p)
@@ -162,7 +187,7 @@ def run_grid(grid:str="default", # a name in `GRIDS`
                           "seed": p["seed"],
                           "state": state[run_name(p)], "folder": str(folder(p))} for p in runs])
 
-# %% ../nbs/07_grid.ipynb 16
+# %% ../nbs/07_grid.ipynb 18
 def collect(folders) -> pd.DataFrame:
     "Metrics of finished runs, one row each (unfinished folders are left out); read by `08_report`'s `load_runs`."
     from semid_nb.report import load_runs
@@ -171,13 +196,13 @@ def collect(folders) -> pd.DataFrame:
     cols = ["embedding", "quantizer", "seed", *TASKS, "minutes", "folder"]
     return runs[cols].rename(columns={t: f"{n} R@30" for t, n in TASKS.items()})
 
-# %% ../nbs/07_grid.ipynb 18
+# %% ../nbs/07_grid.ipynb 20
 def report_dir(grid:str # a name in `GRIDS`
               ) -> Path:
     "Where `semid-grid` writes a grid's report: `outputs/report`, or `outputs/report/<grid>` for any other grid."
     return outputs_dir()/"report" if grid == "default" else outputs_dir()/"report"/grid
 
-# %% ../nbs/07_grid.ipynb 20
+# %% ../nbs/07_grid.ipynb 22
 def main(argv=None):
     "Command line: run a grid (default: the `default` grid on ml-100k), then write the report."
     ap = argparse.ArgumentParser(prog="semid-grid", description="Run a grid of experiments (papermill), resumably.")

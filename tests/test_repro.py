@@ -4,6 +4,7 @@ decoding, baselines) is recomputed in each run, from an empty cache."""
 import json, os, subprocess, sys
 from pathlib import Path
 import numpy as np
+from semid_nb.grid import grid_runs, prepare_shared
 
 SEMID_RUN = str(Path(sys.executable).parent/"semid-run")
 
@@ -34,3 +35,18 @@ def test_same_seed_same_results_whatever_the_environment_threads(tmp_path):
     assert t1["torch_threads"] == t2["torch_threads"] == 2 and t1["deterministic"], (t1, t2)
     assert l1 == l2, (l1, l2)                      # bit for bit, not within a tolerance
     assert r1 == r2 and m1 == m2, (m1, m2)
+
+
+def test_shared_spaces_side_by_side_match_one_process(tmp_path, monkeypatch):
+    # prepare_shared's worker processes (search fine-tuning and ENMF side by side) give the very embeddings that
+    # one process computes: each process fixes the runs' threads, so nothing depends on the worker count
+    runs = [{**p, "embedding": "separate"} for p in grid_runs("smoke", seeds=[0])][:1]
+    for name, workers in (("parallel", 2), ("serial", 1)):
+        monkeypatch.setenv("SEMID_OUTPUTS", str(tmp_path/name))
+        prepare_shared(runs, progress=False, workers=workers)
+    files = {d: sorted((tmp_path/d/"cache"/"embeddings").glob("*.npz")) for d in ("parallel", "serial")}
+    assert [f.name for f in files["parallel"]] == [f.name for f in files["serial"]]
+    assert {f.name.split("-")[0] for f in files["serial"]} >= {"search", "rec"}
+    for a, b in zip(files["parallel"], files["serial"]):
+        with np.load(a) as x, np.load(b) as y:
+            assert x.files == y.files and all(np.array_equal(x[k], y[k]) for k in x.files), a.name
