@@ -17,7 +17,8 @@ from .grid import tables, row_label
 
 # %% auto 0
 __all__ = ['SEED_SETTINGS', 'hits', 'boot_means', 'query_weights', 'boot_p', 'significant_wins', 'load_runs', 'make_table',
-           'figure1', 'decoder_comparison', 'enmf_table', 'sweep_table', 'spread_table', 'write_report']
+           'figure1', 'decoder_comparison', 'enmf_table', 'sweep_table', 'spread_table', 'table_markdown',
+           'write_report']
 
 # %% ../nbs/08_report.ipynb 5
 def hits(folder, # a finished run
@@ -264,6 +265,12 @@ def _decoders(runs:pd.DataFrame, out:Path, decoder_run) -> tuple:
     write_json(out/"decoders.json", {"stamp": stamp, "rows": dc.to_dict("records")})
     return run, dc
 
+def table_markdown(df:pd.DataFrame, # a table of the report
+                   settings=(), # its columns that are settings, written as they are (a learning rate of 5e-4)
+                  ) -> str:
+    "`df` as Markdown: scores to three decimals, settings in full."
+    return df.to_markdown(index=False, floatfmt=tuple("g" if c in settings else ".3f" for c in df.columns))
+
 def write_report(folders, # run folders (unfinished ones are skipped)
                  out_dir=None, # default `outputs/report`
                  decoder_run=None, # run for the decoder comparison (default: the first content run); False to skip
@@ -282,7 +289,7 @@ def write_report(folders, # run folders (unfinished ones are skipped)
         if len(df):
             atomic_write(out/f"{name}.csv", df.to_csv(index=False))
             atomic_write(out/"README.md", f"# {title}\n\n{len(runs)} finished runs. {what}\n\n"
-                         + df.to_markdown(index=False, floatfmt=".3f") + "\n")
+                         + table_markdown(df, _varying(runs)) + "\n")
             return out
     md = [f"# Results\n\n{len(runs)} finished runs, seeds {sorted(runs.seed.unique().tolist())}. "
           "Recall@30; superscripts: the rows "

@@ -75,13 +75,14 @@ def test_bad_grid_input(out):
 def test_sweep_grid_reports_its_validation_sweep(out, monkeypatch):
     # the `sweep` grid's mechanism on the smoke preset: two learning rates, two epochs each, one row
     monkeypatch.setitem(GRIDS, "tiny_sweep", dict(rows=[("content", "rq_kmeans")], seeds=[0], preset="smoke",
-                                                  sweep={"lr": [1e-3, 4e-3], "epochs": [2]}))
+                                                  sweep={"lr": [5e-4, 4e-3], "epochs": [2]}))
     df = run_grid("tiny_sweep", out_dir=str(out/"sweep"), progress=False)
     assert (df.state == "finished").all() and len(df) == 2
     rep = write_report(df.folder.tolist(), out/"sweep_report")
     sw = pd.read_csv(rep/"sweep.csv")
-    assert list(sw.lr) == [1e-3, 4e-3] and sw["best epoch"].isin([1, 2]).all() and sw.chosen.sum() == 1
-    assert sw["valid mean"].between(0, 1).all() and "Validation sweep" in (rep/"README.md").read_text()
+    assert list(sw.lr) == [5e-4, 4e-3] and sw["best epoch"].isin([1, 2]).all() and sw.chosen.sum() == 1
+    assert sw["valid mean"].between(0, 1).all() and "Validation sweep" in (text := (rep/"README.md").read_text())
+    assert "0.0005" in text  # a learning rate is written in full, not rounded to 0.001
     assert not (rep/"table2.md").exists()  # settings are not seeds: no tables averaging over them
 
 
