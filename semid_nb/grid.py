@@ -21,7 +21,7 @@ from .experiment import (DEFAULTS, run_experiment, run_params, run_name, is_fini
 
 # %% auto 0
 __all__ = ['TABLE3_SPACE', 'GRIDS', 'tables', 'row_label', 'grid_rows', 'grid_runs', 'shard', 'leaf_spaces', 'prepare_shared',
-           'run_grid', 'collect', 'grid_folders', 'report_dir', 'main']
+           'run_grid', 'collect', 'grid_folders', 'main']
 
 # %% ../nbs/07_grid.ipynb 5
 TABLE3_SPACE = "multitask"  # the paper's Table 3 compares quantizers on this space
@@ -206,13 +206,7 @@ def grid_folders(grid:str="default", # a name in `GRIDS`
         raise SemidError(f"No {grid} grid has run in {runs_dir}: run `semid-grid --grid {grid}` (or `make run`) first.")
     return [runs_dir/name for name in json.loads(m.read_text())["runs"]]
 
-# %% ../nbs/07_grid.ipynb 23
-def report_dir(grid:str # a name in `GRIDS`
-              ) -> Path:
-    "Where `semid-grid` writes a grid's report: `outputs/report`, or `outputs/report/<grid>` for any other grid."
-    return outputs_dir()/"report" if grid == "default" else outputs_dir()/"report"/grid
-
-# %% ../nbs/07_grid.ipynb 25
+# %% ../nbs/07_grid.ipynb 22
 def main(argv=None):
     "Command line: run a grid (default: the `default` grid on ml-100k), then write the report."
     ap = argparse.ArgumentParser(prog="semid-grid", description="Run a grid of experiments (papermill), resumably.")
@@ -251,5 +245,5 @@ def main(argv=None):
         sys.exit(f"{len(failed)} run(s) failed or unfinished: {', '.join(failed.run)}; "
                  f"see the manifest in {Path(df.folder[0]).parent}.")
     if not a.no_report and a.shard is None:
-        from semid_nb.report import write_report
+        from semid_nb.report import write_report, report_dir
         print(f"report: {write_report(df.folder.tolist(), report_dir(a.grid))}")

@@ -17,7 +17,7 @@ from .grid import tables, row_label
 
 # %% auto 0
 __all__ = ['SEED_SETTINGS', 'hits', 'boot_means', 'query_weights', 'boot_p', 'significant_wins', 'load_runs', 'make_table',
-           'figure1', 'decoder_comparison', 'enmf_table', 'sweep_table', 'spread_table', 'table_markdown',
+           'figure1', 'decoder_comparison', 'enmf_table', 'sweep_table', 'spread_table', 'report_dir', 'table_markdown',
            'write_report']
 
 # %% ../nbs/08_report.ipynb 5
@@ -253,7 +253,13 @@ def spread_table(runs:pd.DataFrame, # from `load_runs`
                      **{f"{t} {f}": getattr(sel[t], f)() for t in ("search", "rec") for f in ("mean", "std")}})
     return pd.DataFrame(rows)
 
-# %% ../nbs/08_report.ipynb 30
+# %% ../nbs/08_report.ipynb 31
+def report_dir(grid:str="default" # a name in `GRIDS`
+              ) -> Path:
+    "Where a grid's report goes: `outputs/report`, or `outputs/report/<grid>` for any other grid."
+    return outputs_dir()/"report" if grid == "default" else outputs_dir()/"report"/grid
+
+# %% ../nbs/08_report.ipynb 33
 def _decoders(runs:pd.DataFrame, out:Path, decoder_run) -> tuple:
     "The decoder comparison on `decoder_run` (default: the first content run), reused while that run is unchanged."
     cand = _select(runs, ("content", "rq_kmeans")).folder.tolist() or runs.folder.tolist()
@@ -272,12 +278,12 @@ def table_markdown(df:pd.DataFrame, # a table of the report
     return df.to_markdown(index=False, floatfmt=tuple("g" if c in settings else ".3f" for c in df.columns))
 
 def write_report(folders, # run folders (unfinished ones are skipped)
-                 out_dir=None, # default `outputs/report`
+                 out_dir=None, # default `report_dir()`
                  decoder_run=None, # run for the decoder comparison (default: the first content run); False to skip
                  alpha:float=0.05) -> Path:
     "Write Tables 1-3 (Markdown and CSV), Figure 1, per-run results and the decoder comparison; return the folder."
     runs = load_runs(folders)
-    out = Path(out_dir) if out_dir else outputs_dir()/"report"
+    out = Path(out_dir) if out_dir else report_dir()
     out.mkdir(parents=True, exist_ok=True)
     # the spread and sweep grids' runs differ in settings, not only seeds: their own table replaces Tables 1-3
     for name, table, title, what in (
