@@ -24,8 +24,9 @@ from .evaluation import (TASKS, DECODERS, eval_sets, evaluate, run_baselines, re
 
 # %% auto 0
 __all__ = ['PARAM_NAMES', 'DEFAULTS', 'NOTEBOOK', 'validate_params', 'run_name', 'run_params', 'Inputs', 'load_inputs',
-           'write_params', 'train_joint', 'peak_rss_mb', 'Stages', 'write_results', 'recall_figure', 'is_finished',
-           'RunProgress', 'follow_progress', 'run_experiment', 'summary_table', 'parse_overrides', 'main']
+           'write_params', 'train_joint', 'peak_rss_mb', 'Stages', 'write_results', 'recall_figure', 'save_figures',
+           'is_finished', 'RunProgress', 'follow_progress', 'run_experiment', 'summary_table', 'parse_overrides',
+           'main']
 
 # %% ../nbs/06_experiment.ipynb 7
 PARAM_NAMES = ["dataset", "data_dir", "queries", "embedding", "quantizer", "model", "seed", "preset", "overrides",
@@ -206,7 +207,21 @@ def recall_figure(table:pd.DataFrame, # from `results_table`
     table.T.plot.bar(ax=ax, rot=0); ax.set(ylabel="Recall@30", title=title); ax.legend(fontsize=8)
     return fig
 
-# %% ../nbs/06_experiment.ipynb 34
+def save_figures(run_dir, # the run folder
+                 hist:dict|None=None, # from `train_joint`: `loss.png`, and `validation.png` when it validated
+                 table:pd.DataFrame|None=None, # from `results_table`: `recall.png`
+                ) -> list:
+    "Save the figures of a run from what is given (the notebook and `run_inline` both call it); return them."
+    run_dir, figs = Path(run_dir), {}
+    if hist is not None:
+        figs["loss"] = loss_figure(hist["losses"])
+        if hist["validation"] and hist["validation"]["curve"]:
+            figs["validation"] = validation_figure(hist["validation"], run_dir.name)
+    if table is not None: figs["recall"] = recall_figure(table, run_dir.name)
+    for name, fig in figs.items(): fig.savefig(run_dir/f"{name}.png", dpi=100, bbox_inches="tight")
+    return list(figs.values())
+
+# %% ../nbs/06_experiment.ipynb 35
 NOTEBOOK = "06_experiment.ipynb"
 
 def is_finished(run_dir) -> bool:
@@ -224,7 +239,7 @@ def _kernel() -> str:
     from jupyter_client.kernelspec import KernelSpecManager
     return "semid_nb" if "semid_nb" in KernelSpecManager().find_kernel_specs() else "python3"
 
-# %% ../nbs/06_experiment.ipynb 36
+# %% ../nbs/06_experiment.ipynb 37
 class RunProgress:
     "Draws a run's `progress.jsonl` in the terminal: the current stage, and training's step, epoch, loss and time left."
     def __init__(self, path, # the run's progress file
@@ -267,7 +282,7 @@ def follow_progress(path, label:str, done:threading.Event, position:int=0, every
     while not done.wait(every): view.poll()
     view.close()
 
-# %% ../nbs/06_experiment.ipynb 38
+# %% ../nbs/06_experiment.ipynb 39
 def run_experiment(force:bool=False, # rerun even when finished
                    progress:bool=True, # show the run's stages and training progress in the terminal
                    position:int=0, # the terminal line of the progress bar (several runs at once)
@@ -300,7 +315,7 @@ def run_experiment(force:bool=False, # rerun even when finished
     write_json(run_dir/"DONE.json", {"seconds": time.time() - t0, "finished": time.strftime("%Y-%m-%dT%H:%M:%S")})
     return run_dir
 
-# %% ../nbs/06_experiment.ipynb 39
+# %% ../nbs/06_experiment.ipynb 40
 def summary_table(run_dir, # a finished run
                   measures=("recall@30", "recall@10", "ndcg@10")) -> pd.DataFrame:
     "The run's metrics beside its baselines: one row per method, a column per (task, measure)."
@@ -309,7 +324,7 @@ def summary_table(run_dir, # a finished run
     df = pd.concat({k: results_table(m, rep["baselines"], k) for k in measures}, axis=1).swaplevel(axis=1)
     return df[[(t, k) for t in m for k in measures]]
 
-# %% ../nbs/06_experiment.ipynb 40
+# %% ../nbs/06_experiment.ipynb 41
 def parse_overrides(pairs:list[str]) -> dict:
     "`KEY=VALUE` strings from the command line as settings (values parsed as JSON when they are, else strings)."
     over = {}
@@ -319,7 +334,7 @@ def parse_overrides(pairs:list[str]) -> dict:
         except json.JSONDecodeError: over[k] = v
     return over
 
-# %% ../nbs/06_experiment.ipynb 41
+# %% ../nbs/06_experiment.ipynb 42
 def main(argv=None):
     "Command line: run one experiment (default: the CPU default on ml-100k) and print its results."
     ap = argparse.ArgumentParser(prog="semid-run", description="Run the experiment notebook through papermill.")

@@ -11,9 +11,9 @@ from .data import query_ambiguity
 from .embeddings import item_embeddings
 from .semantic_ids import construction_spaces, build_id_sets, id_set_stats
 from .joint_model import save_checkpoint
-from .evaluation import eval_sets, evaluate, run_baselines, validation_figure
+from .evaluation import eval_sets, evaluate, run_baselines, results_table
 from .experiment import (Stages, run_params, run_name, is_finished, load_inputs, write_params,
-                                 write_results, run_experiment, train_joint)
+                                 write_results, run_experiment, train_joint, save_figures)
 
 # %% auto 0
 __all__ = ['run_inline', 'run_on_ray']
@@ -50,8 +50,8 @@ def run_inline(params:dict, # the run's parameters (missing ones take `DEFAULTS`
         stages.start("baselines")
         base = run_baselines(inp.data, inp.cfg, inp.queries, test_q, rec_test, p["embedding"], inp.shared_seed)
         write_params(run_dir, inp); save_checkpoint(net, tok, run_dir/"checkpoint")
-        if hist["validation"] and hist["validation"]["curve"]:
-            validation_figure(hist["validation"], run_dir.name).savefig(run_dir/"validation.png", bbox_inches="tight")
+        import matplotlib.pyplot as plt
+        for fig in save_figures(run_dir, hist, results_table(ev["metrics"], base)): plt.close(fig)
         write_results(run_dir, ev, base, id_set_stats(id_sets), test_q, rec_test, inp, hist, stages,
                       query_ambiguity(inp.data, inp.queries))
         write_json(run_dir/"DONE.json", {"seconds": time.time() - stages.t0, "processes": acc.num_processes,
