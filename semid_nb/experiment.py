@@ -11,7 +11,7 @@ import numpy as np, pandas as pd
 from tqdm import tqdm
 from .core import (SemidError, ProgressLog, get_config, write_json, package_versions, git_commit, project_root,
                            set_seed, fix_threads, stable_hash, get_device, use_device, check_device, load_plugins,
-                           plugin_sources, check_choice, trim_memory)
+                           plugin_sources, check_choice, trim_memory, outputs_dir)
 from .data import (DATASETS, QUERY_SOURCES, SRData, load_dataset, make_queries, check_query_source,
                            query_ambiguity)
 import semid_nb.llm_queries  # registers queries="llm"
@@ -32,7 +32,7 @@ __all__ = ['PARAM_NAMES', 'DEFAULTS', 'NOTEBOOK', 'validate_params', 'run_name',
 PARAM_NAMES = ["dataset", "data_dir", "queries", "embedding", "quantizer", "model", "seed", "preset", "overrides",
                "out_dir", "plugins", "device"]
 DEFAULTS = dict(dataset="ml-100k", data_dir=None, queries="template", embedding="content", quantizer="rq_kmeans",
-                model="t5-scratch", seed=0, preset="default", overrides={}, out_dir="outputs/runs", plugins=[],
+                model="t5-scratch", seed=0, preset="default", overrides={}, out_dir=None, plugins=[],
                 device=None)
 
 def validate_params(p:dict, # the run's parameters (every name in `PARAM_NAMES`)
@@ -67,7 +67,7 @@ def run_params(params:dict, # a run's parameters; missing ones take `DEFAULTS`
     if unknown := set(p) - set(DEFAULTS):
         raise SemidError(f"Unknown parameter(s) {sorted(unknown)}; the experiment takes {', '.join(PARAM_NAMES)}.")
     load_plugins(p["plugins"])  # a plug-in's query source is a name, not a file
-    p["out_dir"] = str(Path(p["out_dir"]).expanduser().resolve())
+    p["out_dir"] = str(Path(p["out_dir"] or outputs_dir()/"runs").expanduser().resolve())  # beside the caches
     if p["queries"] not in QUERY_SOURCES: p["queries"] = str(Path(p["queries"]).expanduser().resolve())
     if p["data_dir"]: p["data_dir"] = str(Path(p["data_dir"]).expanduser().resolve())
     return p

@@ -147,7 +147,7 @@ def run_grid(grid:str="default", # a name in `GRIDS`
     "Run every unfinished run of a grid (shard); returns one row per run with its state and folder."
     runs = shard(grid_runs(grid, seeds, **params), shard_spec)
     for p in runs: validate_params(p)
-    out_dir = Path(runs[0]["out_dir"]).resolve() if runs else Path(DEFAULTS["out_dir"]).resolve()
+    out_dir = Path((runs[0] if runs else run_params({}))["out_dir"])
     folder = lambda p: Path(p["out_dir"]).resolve()/run_name(p)
     todo = [p for p in runs if force or not is_finished(folder(p))]
     if workers > 1: os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
