@@ -97,7 +97,8 @@ PAPER = dict(
     eval_batch_size_gpu=512, # prompts decoded together on a GPU
     max_eval_queries=None,   # sample of test queries for search evaluation (None = all)
     max_eval_users=None,     # sample of test users for recommendation evaluation (None = all)
-    baselines=None,          # the baselines each run reports (names in BASELINES; None = all)
+    baselines=None,          # the baselines each run reports (names in BASELINES; None = all but the opt-in ones)
+    opt_in_baselines=[],     # opt-in baselines added to those of baselines=None, e.g. ["sasrec"]
     sasrec_epochs=30, sasrec_batch_size=256, sasrec_dim=64, sasrec_lr=1e-3, sasrec_max_len=50, # the SASRec baseline
 )
 

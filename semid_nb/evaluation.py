@@ -681,14 +681,17 @@ def random_ranking(data) -> dict:
     return {t: random_baseline(data.n_items) for t in TASKS}
 
 # %% ../nbs/05_evaluation.ipynb 61
-def chosen_baselines(cfg:dict, # settings: `baselines` is a list of names, or None for all but the opt-in ones
+def chosen_baselines(cfg:dict, # settings: `baselines` (names, or None for all but the opt-in ones) and
+                                # `opt_in_baselines` (names added to None's)
                     ) -> list:
-    "The registered baselines a run computes; a `SemidError` for a bad `baselines` setting (checked before a run)."
-    named = cfg.get("baselines")
-    if named is None: return [e for e in BASELINES.values() if not e.meta.get("opt_in")]
-    if not isinstance(named, (list, tuple)):
-        raise SemidError(f"baselines must be a list of names (e.g. --set 'baselines=[\"bm25\"]'), not {named!r}.")
-    return [BASELINES[n] for n in named]
+    "The registered baselines a run computes; a `SemidError` for a bad setting (checked before a run)."
+    named, extra = cfg.get("baselines"), cfg.get("opt_in_baselines") or []
+    for key, v in (("baselines", named), ("opt_in_baselines", extra)):
+        if v is not None and not isinstance(v, (list, tuple)):
+            raise SemidError(f"{key} must be a list of names (e.g. --set '{key}=[\"sasrec\"]'), not {v!r}.")
+    if named is not None: return [BASELINES[n] for n in named]
+    extra = {BASELINES[n].name for n in extra}  # (an unknown name is refused here)
+    return [e for e in BASELINES.values() if not e.meta.get("opt_in") or e.name in extra]
 
 def run_baselines(data, cfg:dict, queries:pd.DataFrame, # the run's dataset, settings and query table
                   test_q:pd.DataFrame, rec_test:pd.DataFrame, # its test sets (from `eval_sets`)
