@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_grid.ipynb 2
 from __future__ import annotations
-import argparse, json, os, queue, sys, time
+import argparse, inspect, json, os, queue, sys, time
 import multiprocessing as mp
 from itertools import product
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
@@ -12,16 +12,16 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 from .core import SemidError, check_choice, outputs_dir, write_json
-from .embeddings import SPACES, enmf, bi_encoder, item_embeddings
+from .embeddings import SPACES, bi_encoder, item_embeddings
 from .semantic_ids import (QUANTIZERS, construction, constructions, construction_spaces, dense_space,
                                    build_id_sets)
-from .evaluation import TASKS, chosen_baselines
+from .evaluation import TASKS, BASELINES, chosen_baselines, eval_sets
 from .experiment import (DEFAULTS, run_experiment, run_params, run_name, is_finished, validate_params,
                                   load_inputs, parse_overrides)
 
 # %% auto 0
-__all__ = ['TABLE3_SPACE', 'GRIDS', 'tables', 'row_label', 'grid_rows', 'grid_runs', 'shard', 'leaf_spaces', 'prepare_shared',
-           'run_grid', 'collect', 'grid_folders', 'main']
+__all__ = ['TABLE3_SPACE', 'GRIDS', 'tables', 'row_label', 'grid_rows', 'grid_runs', 'shard', 'leaf_spaces', 'fitted_baselines',
+           'fit_baseline', 'prepare_shared', 'run_grid', 'collect', 'grid_folders', 'main']
 
 # %% ../nbs/07_grid.ipynb 5
 TABLE3_SPACE = "multitask"  # the paper's Table 3 compares quantizers on this space
@@ -99,37 +99,54 @@ def leaf_spaces(rows) -> list:
     return sorted(leaves, key=lambda s: (not SPACES[s].meta.get("tuned"), s))
 
 # %% ../nbs/07_grid.ipynb 14
-def _embed(p:dict, space:str):
-    "One space's embeddings into the cache: a worker process's share of `prepare_shared`."
+def fitted_baselines(cfg:dict, # the runs' settings
+                    ) -> list:
+    "The chosen baselines that fit one model per dataset (they read a cache, not the construction), by name."
+    reads = lambda b: inspect.signature(b.fn).parameters
+    return [b.name for b in chosen_baselines(cfg) if "cache_dir" in reads(b) and "construction" not in reads(b)]
+
+def fit_baseline(inp, # a run's `Inputs`
+                 name:str):
+    "Fit (or find in the cache) a baseline's model the way every run of this dataset will ask for it."
+    test_q, rec_test = eval_sets(inp.data, inp.queries, inp.cfg, inp.shared_seed)
+    BASELINES[name](inp.cfg, data=inp.data, cfg=inp.cfg, queries=inp.queries, test_q=test_q, rec_test=rec_test,
+                    seed=inp.shared_seed)
+
+# %% ../nbs/07_grid.ipynb 16
+def _shared_job(p:dict, kind:str, name:str):
+    "A worker process's share of `prepare_shared`: one space's embeddings (kind 'space') or one baseline's model."
     inp = load_inputs(p, progress=False)
-    item_embeddings(inp.data, space, inp.cfg, inp.queries, inp.shared_seed)
+    if kind == "space": item_embeddings(inp.data, name, inp.cfg, inp.queries, inp.shared_seed)
+    else: fit_baseline(inp, name)
 
 def prepare_shared(runs:list, # run parameters (`grid_runs`)
                    progress:bool=True, # a progress bar
-                   workers:int=1, # processes for the spaces that build on no other (`leaf_spaces`)
+                   workers:int=1, # processes for the `leaf_spaces` and the `fitted_baselines`
                   ) -> float:
-    "Compute (or find cached) the embeddings, ID sets, ENMF factors and dense bi-encoders `runs` need; returns seconds."
+    "Compute (or find cached) what `runs` share: embeddings, ID sets, baseline models, bi-encoders; seconds taken."
     t, groups = time.time(), {}
     for p in runs:
         key = json.dumps([p[k] for k in ("dataset", "data_dir", "queries", "preset", "overrides")], sort_keys=True,
                          default=str)
         groups.setdefault(key, (p, set()))[1].add((p["embedding"], p["quantizer"]))
     for p, rows in groups.values():
-        if workers > 1 and len(leaves := leaf_spaces(rows)) > 1:
-            with ProcessPoolExecutor(min(workers, len(leaves)), mp_context=mp.get_context("spawn")) as ex:
-                futs = [ex.submit(_embed, p, s) for s in leaves]
-                for f in tqdm(as_completed(futs), total=len(futs), desc=f"shared spaces, {workers} at a time",
-                              disable=not progress): f.result()
+        fitted = fitted_baselines(validate_params(p))
+        jobs = [("space", s) for s in leaf_spaces(rows)] + [("baseline", b) for b in fitted]
+        if workers > 1 and len(jobs) > 1:
+            with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=mp.get_context("spawn")) as ex:
+                futs = [ex.submit(_shared_job, p, *j) for j in jobs]
+                for f in tqdm(as_completed(futs), total=len(futs), disable=not progress,
+                              desc=f"shared spaces and yardsticks, {workers} at a time"): f.result()
         inp = load_inputs(p)
+        for b in fitted: fit_baseline(inp, b)  # (found in the cache when the workers fitted them)
         named = {b.name for b in chosen_baselines(inp.cfg)}  # the yardsticks these runs compute
-        if "enmf" in named: enmf(inp.data, inp.shared_seed, **SPACES["rec"].kwargs(inp.cfg))
         for e, q in tqdm(sorted(rows), desc="shared embeddings and IDs", disable=not progress):
             build_id_sets(inp.data, e, q, inp.cfg, inp.queries, inp.shared_seed)
         for space in {dense_space(e) for e, _ in rows} if "dense_bi_encoder" in named else ():
             bi_encoder(inp.data, space, inp.cfg, inp.queries, inp.shared_seed)  # the dense yardstick's model
     return time.time() - t
 
-# %% ../nbs/07_grid.ipynb 16
+# %% ../nbs/07_grid.ipynb 18
 def _manifest(out_dir:Path, grid:str, spec) -> Path:
     "Path of the grid's manifest (per shard)."
     return out_dir/f"grid-{grid}{'' if not spec else '-shard' + spec.replace('/', 'of')}.json"
@@ -187,7 +204,7 @@ def run_grid(grid:str="default", # a name in `GRIDS`
                           "seed": p["seed"],
                           "state": state[run_name(p)], "folder": str(folder(p))} for p in runs])
 
-# %% ../nbs/07_grid.ipynb 18
+# %% ../nbs/07_grid.ipynb 20
 def collect(folders) -> pd.DataFrame:
     "Metrics of finished runs, one row each (unfinished folders are left out); read by `08_report`'s `load_runs`."
     from semid_nb.report import load_runs
@@ -196,7 +213,7 @@ def collect(folders) -> pd.DataFrame:
     cols = ["embedding", "quantizer", "seed", *TASKS, "minutes", "folder"]
     return runs[cols].rename(columns={t: f"{n} R@30" for t, n in TASKS.items()})
 
-# %% ../nbs/07_grid.ipynb 20
+# %% ../nbs/07_grid.ipynb 22
 def grid_folders(grid:str="default", # a name in `GRIDS`
                  runs_dir=None, # where the grid ran (default `outputs/runs`)
                 ) -> list:
@@ -206,7 +223,7 @@ def grid_folders(grid:str="default", # a name in `GRIDS`
         raise SemidError(f"No {grid} grid has run in {runs_dir}: run `semid-grid --grid {grid}` (or `make run`) first.")
     return [runs_dir/name for name in json.loads(m.read_text())["runs"]]
 
-# %% ../nbs/07_grid.ipynb 22
+# %% ../nbs/07_grid.ipynb 24
 def main(argv=None):
     "Command line: run a grid (default: the `default` grid on ml-100k), then write the report."
     ap = argparse.ArgumentParser(prog="semid-grid", description="Run a grid of experiments (papermill), resumably.")

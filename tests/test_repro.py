@@ -38,16 +38,19 @@ def test_same_seed_same_results_whatever_the_environment_threads(tmp_path):
 
 
 def test_shared_spaces_side_by_side_match_one_process(tmp_path, monkeypatch):
-    # prepare_shared's worker processes (ENMF's training and the content encoder side by side) give the very
-    # embeddings that one process computes: each process fixes the runs' threads, so nothing depends on the worker
+    # prepare_shared's worker processes (ENMF's training, the content encoder and SASRec side by side) give the very
+    # arrays that one process computes: each process fixes the runs' threads, so nothing depends on the worker
     # count (the fine-tuned spaces go the same way; left out here to keep the test short)
-    runs = [{**p, "embedding": e} for e in ("rec", "content") for p in grid_runs("smoke", seeds=[0])[:1]]
+    over = {"baselines": ["enmf", "sasrec"]}  # SASRec: a baseline fitted once per dataset, in a worker too
+    runs = [{**p, "embedding": e} for e in ("rec", "content") for p in grid_runs("smoke", seeds=[0], overrides=over)[:1]]
     for name, workers in (("parallel", 2), ("serial", 1)):
         monkeypatch.setenv("SEMID_OUTPUTS", str(tmp_path/name))
         prepare_shared(runs, progress=False, workers=workers)
-    files = {d: sorted((tmp_path/d/"cache"/"embeddings").glob("*.npz")) for d in ("parallel", "serial")}
-    assert [f.name for f in files["parallel"]] == [f.name for f in files["serial"]]
-    assert {f.name.split("-")[0] for f in files["serial"]} == {"content", "rec"}
-    for a, b in zip(files["parallel"], files["serial"]):
-        with np.load(a) as x, np.load(b) as y:
-            assert x.files == y.files and all(np.array_equal(x[k], y[k]) for k in x.files), a.name
+    files = {d: sorted(f.relative_to(tmp_path/d/"cache") for sub in ("embeddings", "sasrec")
+                       for f in (tmp_path/d/"cache"/sub).glob("*.npz")) for d in ("parallel", "serial")}
+    assert files["parallel"] == files["serial"]
+    assert {f.name.split("-")[0] for f in files["serial"] if f.parent.name == "embeddings"} == {"content", "rec"}
+    assert [f.parent.name for f in files["serial"]].count("sasrec") == 1
+    for f in files["serial"]:
+        with np.load(tmp_path/"parallel"/"cache"/f) as x, np.load(tmp_path/"serial"/"cache"/f) as y:
+            assert x.files == y.files and all(np.array_equal(x[k], y[k]) for k in x.files), f
