@@ -110,7 +110,7 @@ def fit_baseline(inp, # a run's `Inputs`
     "Fit (or find in the cache) a baseline's model the way every run of this dataset will ask for it."
     test_q, rec_test = eval_sets(inp.data, inp.queries, inp.cfg, inp.shared_seed)
     BASELINES[name](inp.cfg, data=inp.data, cfg=inp.cfg, queries=inp.queries, test_q=test_q, rec_test=rec_test,
-                    seed=inp.shared_seed)
+                    seed=inp.shared_seed, cache_dir=None)  # as `run_baselines` is called: the default cache
 
 # %% ../nbs/07_grid.ipynb 16
 def _shared_job(p:dict, kind:str, name:str):
