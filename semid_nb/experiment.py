@@ -46,7 +46,8 @@ def validate_params(p:dict, # the run's parameters (every name in `PARAM_NAMES`)
     check_query_source(p["queries"], cfg)
     chosen_baselines(cfg); check_device(p.get("device")); check_choice("decoder", cfg["decoder"], DECODERS)
     if cfg["keep_best"] and not cfg["validate"]:
-        raise SemidError("keep_best=true keeps the epoch that validates best: it needs validate=true.")
+        raise SemidError("keep_best=true (the default preset's) keeps the epoch that validates best: it needs "
+                         "validate=true; with validate=false, also set keep_best=false.")
     if not isinstance(p["seed"], int): raise SemidError(f"seed must be an integer, got {p['seed']!r}.")
     return cfg
 
