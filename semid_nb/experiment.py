@@ -11,7 +11,7 @@ import numpy as np, pandas as pd
 from tqdm import tqdm
 from .core import (SemidError, ProgressLog, get_config, write_json, package_versions, git_commit, project_root,
                            set_seed, fix_threads, stable_hash, get_device, use_device, check_device, load_plugins,
-                           plugin_sources, check_choice, trim_memory, outputs_dir)
+                           plugin_sources, check_choice, trim_memory, outputs_dir, _json_default)
 from .data import (DATASETS, QUERY_SOURCES, SRData, load_dataset, make_queries, check_query_source,
                            query_ambiguity)
 import semid_nb.llm_queries  # registers queries="llm"
@@ -25,8 +25,8 @@ from .evaluation import (TASKS, DECODERS, eval_sets, evaluate, run_baselines, re
 # %% auto 0
 __all__ = ['PARAM_NAMES', 'DEFAULTS', 'NOTEBOOK', 'validate_params', 'run_name', 'run_params', 'Inputs', 'load_inputs',
            'write_params', 'train_joint', 'peak_rss_mb', 'Stages', 'write_results', 'recall_figure', 'save_figures',
-           'is_finished', 'RunProgress', 'follow_progress', 'run_experiment', 'summary_table', 'parse_overrides',
-           'main']
+           'is_finished', 'changed_settings', 'reusable', 'RunProgress', 'follow_progress', 'run_experiment',
+           'summary_table', 'parse_overrides', 'main']
 
 # %% ../nbs/06_experiment.ipynb 7
 PARAM_NAMES = ["dataset", "data_dir", "queries", "embedding", "quantizer", "model", "seed", "preset", "overrides",
@@ -241,6 +241,27 @@ def _kernel() -> str:
     return "semid_nb" if "semid_nb" in KernelSpecManager().find_kernel_specs() else "python3"
 
 # %% ../nbs/06_experiment.ipynb 37
+def changed_settings(run_dir, # a run folder with `params.json`
+                     cfg:dict, # the settings the run would have now
+                    ) -> dict:
+    "Settings recorded in `run_dir` that differ from `cfg`: name -> (then, now)."
+    then = json.loads((Path(run_dir)/"params.json").read_text())["settings"]
+    now = json.loads(json.dumps(cfg, default=_json_default))  # as `write_params` records them
+    return {k: (then[k], now[k]) for k in sorted(then.keys() & now.keys()) if then[k] != now[k]}
+
+def reusable(run_dir, # the run's folder
+             p:dict, # the run's parameters (`run_params`)
+            ) -> bool:
+    "Whether `run_dir` holds a finished run of `p`'s settings; a finished run of other settings raises `SemidError`."
+    if not is_finished(run_dir): return False
+    if diff := changed_settings(run_dir, validate_params(p)):
+        what = ", ".join(f"{k}: {a!r} then, {b!r} now" for k, (a, b) in list(diff.items())[:4])
+        raise SemidError(f"{run_dir} is a finished run of other settings ({what}{', ...' * (len(diff) > 4)}): its "
+                         "preset has changed since. Move the folder away (or rerun it with --force) so that results "
+                         "of two settings are not mixed.")
+    return True
+
+# %% ../nbs/06_experiment.ipynb 40
 class RunProgress:
     "Draws a run's `progress.jsonl` in the terminal: the current stage, and training's step, epoch, loss and time left."
     def __init__(self, path, # the run's progress file
@@ -283,7 +304,7 @@ def follow_progress(path, label:str, done:threading.Event, position:int=0, every
     while not done.wait(every): view.poll()
     view.close()
 
-# %% ../nbs/06_experiment.ipynb 39
+# %% ../nbs/06_experiment.ipynb 42
 def run_experiment(force:bool=False, # rerun even when finished
                    progress:bool=True, # show the run's stages and training progress in the terminal
                    position:int=0, # the terminal line of the progress bar (several runs at once)
@@ -293,7 +314,7 @@ def run_experiment(force:bool=False, # rerun even when finished
     validate_params(p)
     p["plugins"] = plugin_sources()  # what the kernel must import: every registration made outside the package
     run_dir = Path(p["out_dir"])/run_name(p)
-    if is_finished(run_dir) and not force: return run_dir
+    if not force and reusable(run_dir, p): return run_dir
     load_inputs(p, progress)  # the data's checks and the queries (an LLM's, with progress) before the kernel starts
     if run_dir.exists(): shutil.rmtree(run_dir)  # an unfinished (crashed) or forced run starts clean
     run_dir.mkdir(parents=True)
@@ -316,7 +337,7 @@ def run_experiment(force:bool=False, # rerun even when finished
     write_json(run_dir/"DONE.json", {"seconds": time.time() - t0, "finished": time.strftime("%Y-%m-%dT%H:%M:%S")})
     return run_dir
 
-# %% ../nbs/06_experiment.ipynb 40
+# %% ../nbs/06_experiment.ipynb 43
 def summary_table(run_dir, # a finished run
                   measures=("recall@30", "recall@10", "ndcg@10")) -> pd.DataFrame:
     "The run's metrics beside its baselines: one row per method, a column per (task, measure)."
@@ -325,7 +346,7 @@ def summary_table(run_dir, # a finished run
     df = pd.concat({k: results_table(m, rep["baselines"], k) for k in measures}, axis=1).swaplevel(axis=1)
     return df[[(t, k) for t in m for k in measures]]
 
-# %% ../nbs/06_experiment.ipynb 41
+# %% ../nbs/06_experiment.ipynb 44
 def parse_overrides(pairs:list[str]) -> dict:
     "`KEY=VALUE` strings from the command line as settings (values parsed as JSON when they are, else strings)."
     over = {}
@@ -335,7 +356,7 @@ def parse_overrides(pairs:list[str]) -> dict:
         except json.JSONDecodeError: over[k] = v
     return over
 
-# %% ../nbs/06_experiment.ipynb 42
+# %% ../nbs/06_experiment.ipynb 45
 def main(argv=None):
     "Command line: run one experiment (default: the CPU default on ml-100k) and print its results."
     ap = argparse.ArgumentParser(prog="semid-run", description="Run the experiment notebook through papermill.")

@@ -16,7 +16,7 @@ from .embeddings import SPACES, bi_encoder, item_embeddings
 from .semantic_ids import (QUANTIZERS, construction, constructions, construction_spaces, dense_space,
                                    build_id_sets)
 from .evaluation import TASKS, BASELINES, chosen_baselines, eval_sets
-from .experiment import (DEFAULTS, run_experiment, run_params, run_name, is_finished, validate_params,
+from .experiment import (DEFAULTS, run_experiment, run_params, run_name, reusable, validate_params,
                                   load_inputs, parse_overrides)
 
 # %% auto 0
@@ -166,7 +166,7 @@ def run_grid(grid:str="default", # a name in `GRIDS`
     for p in runs: validate_params(p)
     out_dir = Path((runs[0] if runs else run_params({}))["out_dir"])
     folder = lambda p: Path(p["out_dir"]).resolve()/run_name(p)
-    todo = [p for p in runs if force or not is_finished(folder(p))]
+    todo = [p for p in runs if force or not reusable(folder(p), p)]  # (a stale finished run: an error now)
     if workers > 1: os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
     state = {run_name(p): ("finished" if p not in todo else "to do") for p in runs}
     errors, t0 = {}, time.time()
@@ -204,7 +204,7 @@ def run_grid(grid:str="default", # a name in `GRIDS`
                           "seed": p["seed"],
                           "state": state[run_name(p)], "folder": str(folder(p))} for p in runs])
 
-# %% ../nbs/07_grid.ipynb 20
+# %% ../nbs/07_grid.ipynb 22
 def collect(folders) -> pd.DataFrame:
     "Metrics of finished runs, one row each (unfinished folders are left out); read by `08_report`'s `load_runs`."
     from semid_nb.report import load_runs
@@ -213,7 +213,7 @@ def collect(folders) -> pd.DataFrame:
     cols = ["embedding", "quantizer", "seed", *TASKS, "minutes", "folder"]
     return runs[cols].rename(columns={t: f"{n} R@30" for t, n in TASKS.items()})
 
-# %% ../nbs/07_grid.ipynb 22
+# %% ../nbs/07_grid.ipynb 24
 def grid_folders(grid:str="default", # a name in `GRIDS`
                  runs_dir=None, # where the grid ran (default `outputs/runs`)
                 ) -> list:
@@ -223,7 +223,7 @@ def grid_folders(grid:str="default", # a name in `GRIDS`
         raise SemidError(f"No {grid} grid has run in {runs_dir}: run `semid-grid --grid {grid}` (or `make run`) first.")
     return [runs_dir/name for name in json.loads(m.read_text())["runs"]]
 
-# %% ../nbs/07_grid.ipynb 24
+# %% ../nbs/07_grid.ipynb 26
 def main(argv=None):
     "Command line: run a grid (default: the `default` grid on ml-100k), then write the report."
     ap = argparse.ArgumentParser(prog="semid-grid", description="Run a grid of experiments (papermill), resumably.")

@@ -12,7 +12,7 @@ from .embeddings import item_embeddings
 from .semantic_ids import construction_spaces, build_id_sets, id_set_stats
 from .joint_model import save_checkpoint
 from .evaluation import eval_sets, evaluate, run_baselines, results_table
-from .experiment import (Stages, run_params, run_name, is_finished, load_inputs, write_params,
+from .experiment import (Stages, run_params, run_name, reusable, load_inputs, write_params,
                                  write_results, run_experiment, train_joint, save_figures)
 
 # %% auto 0
@@ -29,7 +29,7 @@ def run_inline(params:dict, # the run's parameters (missing ones take `DEFAULTS`
     p = run_params(params)
     acc = Accelerator(cpu=p["device"] == "cpu" or not torch.cuda.is_available())  # CPU processes talk over gloo
     run_dir, main = Path(p["out_dir"])/run_name(p), acc.is_main_process
-    if is_finished(run_dir) and not force: return run_dir
+    if not force and reusable(run_dir, p): return run_dir
     if main: shutil.rmtree(run_dir, ignore_errors=True); run_dir.mkdir(parents=True)
     acc.wait_for_everyone()
     stages = Stages(ProgressLog(run_dir/"progress.jsonl") if main else None)
