@@ -23,10 +23,10 @@ from .evaluation import (TASKS, DECODERS, eval_sets, evaluate, run_baselines, re
                                   validation_sets, Validator, validation_figure)
 
 # %% auto 0
-__all__ = ['PARAM_NAMES', 'DEFAULTS', 'NOTEBOOK', 'validate_params', 'run_name', 'run_params', 'Inputs', 'load_inputs',
-           'write_params', 'train_joint', 'peak_rss_mb', 'Stages', 'write_results', 'recall_figure', 'save_figures',
-           'is_finished', 'changed_settings', 'reusable', 'RunProgress', 'follow_progress', 'run_experiment',
-           'summary_table', 'parse_overrides', 'main']
+__all__ = ['PARAM_NAMES', 'DEFAULTS', 'NOTEBOOK', 'RESULT_FILES', 'validate_params', 'run_name', 'run_params', 'Inputs',
+           'load_inputs', 'write_params', 'train_joint', 'peak_rss_mb', 'Stages', 'write_results', 'recall_figure',
+           'save_figures', 'is_finished', 'changed_settings', 'reusable', 'copy_run', 'RunProgress', 'follow_progress',
+           'run_experiment', 'summary_table', 'parse_overrides', 'main']
 
 # %% ../nbs/06_experiment.ipynb 7
 PARAM_NAMES = ["dataset", "data_dir", "queries", "embedding", "quantizer", "model", "seed", "preset", "overrides",
@@ -262,6 +262,19 @@ def reusable(run_dir, # the run's folder
     return True
 
 # %% ../nbs/06_experiment.ipynb 40
+RESULT_FILES = ("params.json", "metrics.json", "report.json", "ranks.npz")  # a finished run's results (and DONE.json)
+
+def copy_run(src, # a finished run's folder
+             dst, # where its copy goes (replaced)
+            ) -> Path:
+    "Copy a finished run's results (not its model) to `dst`, `DONE.json` last so that a copy cut short is unfinished."
+    src, dst = Path(src), Path(dst)
+    if not is_finished(src): raise SemidError(f"{src} is not a finished run (it has no DONE.json).")
+    shutil.rmtree(dst, ignore_errors=True); dst.mkdir(parents=True)
+    for name in (*RESULT_FILES, "DONE.json"): shutil.copy2(src/name, dst/name)
+    return dst
+
+# %% ../nbs/06_experiment.ipynb 43
 class RunProgress:
     "Draws a run's `progress.jsonl` in the terminal: the current stage, and training's step, epoch, loss and time left."
     def __init__(self, path, # the run's progress file
@@ -304,7 +317,7 @@ def follow_progress(path, label:str, done:threading.Event, position:int=0, every
     while not done.wait(every): view.poll()
     view.close()
 
-# %% ../nbs/06_experiment.ipynb 42
+# %% ../nbs/06_experiment.ipynb 45
 def run_experiment(force:bool=False, # rerun even when finished
                    progress:bool=True, # show the run's stages and training progress in the terminal
                    position:int=0, # the terminal line of the progress bar (several runs at once)
@@ -332,12 +345,12 @@ def run_experiment(force:bool=False, # rerun even when finished
         done.set()
         if progress: watcher.join()
     os.replace(partial, run_dir/"experiment.ipynb")
-    missing = [f for f in ("params.json", "metrics.json", "report.json", "ranks.npz") if not (run_dir/f).exists()]
+    missing = [f for f in RESULT_FILES if not (run_dir/f).exists()]
     if missing: raise SemidError(f"Run {run_dir} ended without {missing}; see {run_dir/'experiment.ipynb'}.")
     write_json(run_dir/"DONE.json", {"seconds": time.time() - t0, "finished": time.strftime("%Y-%m-%dT%H:%M:%S")})
     return run_dir
 
-# %% ../nbs/06_experiment.ipynb 43
+# %% ../nbs/06_experiment.ipynb 46
 def summary_table(run_dir, # a finished run
                   measures=("recall@30", "recall@10", "ndcg@10")) -> pd.DataFrame:
     "The run's metrics beside its baselines: one row per method, a column per (task, measure)."
@@ -346,7 +359,7 @@ def summary_table(run_dir, # a finished run
     df = pd.concat({k: results_table(m, rep["baselines"], k) for k in measures}, axis=1).swaplevel(axis=1)
     return df[[(t, k) for t in m for k in measures]]
 
-# %% ../nbs/06_experiment.ipynb 44
+# %% ../nbs/06_experiment.ipynb 47
 def parse_overrides(pairs:list[str]) -> dict:
     "`KEY=VALUE` strings from the command line as settings (values parsed as JSON when they are, else strings)."
     over = {}
@@ -356,7 +369,7 @@ def parse_overrides(pairs:list[str]) -> dict:
         except json.JSONDecodeError: over[k] = v
     return over
 
-# %% ../nbs/06_experiment.ipynb 45
+# %% ../nbs/06_experiment.ipynb 48
 def main(argv=None):
     "Command line: run one experiment (default: the CPU default on ml-100k) and print its results."
     ap = argparse.ArgumentParser(prog="semid-run", description="Run the experiment notebook through papermill.")

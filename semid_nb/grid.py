@@ -16,8 +16,8 @@ from .embeddings import SPACES, bi_encoder, item_embeddings
 from .semantic_ids import (QUANTIZERS, construction, constructions, construction_spaces, dense_space,
                                    build_id_sets)
 from .evaluation import TASKS, BASELINES, chosen_baselines, eval_sets
-from .experiment import (DEFAULTS, run_experiment, run_params, run_name, reusable, validate_params,
-                                  load_inputs, parse_overrides)
+from .experiment import (DEFAULTS, run_experiment, run_params, run_name, is_finished, reusable, copy_run,
+                                  validate_params, load_inputs, parse_overrides)
 
 # %% auto 0
 __all__ = ['TABLE3_SPACE', 'GRIDS', 'tables', 'row_label', 'grid_rows', 'grid_runs', 'shard', 'leaf_spaces', 'fitted_baselines',
@@ -160,12 +160,16 @@ def run_grid(grid:str="default", # a name in `GRIDS`
              devices:list|None=None, # one run at a time on each of these ("cuda:0", "cuda:1", ...); replaces `workers`
              ray:str|None=None, # a Ray cluster's address ("auto", or "local"): each run a Ray task (see `09_scale`)
              ray_gpus:float=0, # GPUs per run on the Ray cluster
+             reuse=None, # a folder of finished runs' results (a report's `runs/`) to take instead of running them
              **params) -> pd.DataFrame:
     "Run every unfinished run of a grid (shard); returns one row per run with its state and folder."
     runs = shard(grid_runs(grid, seeds, **params), shard_spec)
     for p in runs: validate_params(p)
     out_dir = Path((runs[0] if runs else run_params({}))["out_dir"])
     folder = lambda p: Path(p["out_dir"]).resolve()/run_name(p)
+    if reuse and not Path(reuse).is_dir(): raise SemidError(f"--reuse {reuse}: no such folder.")
+    for p in runs if reuse and not force else ():  # (checked against the grid's settings, as a finished run is)
+        if not is_finished(folder(p)) and reusable(src := Path(reuse)/run_name(p), p): copy_run(src, folder(p))
     todo = [p for p in runs if force or not reusable(folder(p), p)]  # (a stale finished run: an error now)
     if workers > 1: os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
     state = {run_name(p): ("finished" if p not in todo else "to do") for p in runs}
@@ -241,6 +245,8 @@ def main(argv=None):
     ap.add_argument("--plugin", nargs="*", action="extend", default=[],
                     help="modules or .py files registering spaces, quantizers...")
     ap.add_argument("--force", action="store_true", help="rerun finished runs")
+    ap.add_argument("--reuse", default=None, metavar="DIR",
+                    help="take finished runs from DIR (a report's runs/ folder) instead of running them")
     ap.add_argument("--no-report", action="store_true", help="skip writing the report (`report_dir`)")
     a = ap.parse_args(argv)
     params = {k: getattr(a, k) for k in ("dataset", "data_dir", "queries", "model", "preset",
@@ -250,7 +256,7 @@ def main(argv=None):
     try:
         t = time.time()
         df = run_grid(a.grid, a.shard, a.workers, a.force, a.seeds, devices=a.devices, ray=a.ray, ray_gpus=a.ray_gpus,
-                      **params)
+                      reuse=a.reuse, **params)
     except SemidError as e:
         sys.exit(f"error: {e}")
     pd.set_option("display.width", 200, "display.precision", 3)

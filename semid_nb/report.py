@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_report.ipynb 2
 from __future__ import annotations
-import json, time
+import json, shutil, time
 from itertools import combinations
 from pathlib import Path
 import numpy as np, pandas as pd
@@ -12,13 +12,13 @@ from .core import SemidError, PAPER, write_json, outputs_dir, atomic_write
 from .semantic_ids import build_id_sets
 from .joint_model import build_model
 from .evaluation import TASKS, BASELINES, split_rec, eval_sets, evaluate
-from .experiment import is_finished, load_inputs
+from .experiment import RESULT_FILES, is_finished, copy_run, load_inputs
 from .grid import tables, row_label
 
 # %% auto 0
 __all__ = ['SEED_SETTINGS', 'hits', 'boot_means', 'query_weights', 'boot_p', 'significant_wins', 'load_runs', 'make_table',
-           'figure1', 'decoder_comparison', 'enmf_table', 'sweep_table', 'spread_table', 'report_dir', 'table_markdown',
-           'write_report']
+           'figure1', 'decoder_comparison', 'enmf_table', 'sweep_table', 'spread_table', 'report_dir', 'archive_runs',
+           'provenance', 'table_markdown', 'write_report']
 
 # %% ../nbs/08_report.ipynb 5
 def hits(folder, # a finished run
@@ -97,7 +97,7 @@ def load_runs(folders) -> pd.DataFrame:
                      "baselines": rep["baselines"],
                      "id_stats": rep["id_stats"],
                      "minutes": rep["seconds"]["total"] / 60, "overrides": p["params"].get("overrides") or {},
-                     "validation": rep.get("validation"), "folder": str(f)})
+                     "validation": rep.get("validation"), "commit": p.get("git_commit"), "folder": str(f)})
     if not rows: raise SemidError("No finished runs to report on; run the grid first (make run, or semid-grid).")
     return pd.DataFrame(rows)
 
@@ -260,10 +260,35 @@ def report_dir(grid:str="default" # a name in `GRIDS`
     "Where a grid's report goes: `outputs/report`, or `outputs/report/<grid>` for any other grid."
     return outputs_dir()/"report" if grid == "default" else outputs_dir()/"report"/grid
 
-# %% ../nbs/08_report.ipynb 33
+# %% ../nbs/08_report.ipynb 34
+def archive_runs(folders, # finished runs
+                 dest, # the archive, e.g. a report's `runs/`
+                ) -> list:
+    "Copy each finished run's results into `dest/<run>/` (unchanged ones are kept); drop the archive's other runs."
+    dest, kept = Path(dest), set()
+    for f in map(Path, folders):
+        to = dest/f.name; kept.add(f.name)
+        if to.resolve() == f.resolve() or (is_finished(to) and (to/"DONE.json").read_bytes()
+                                           == (f/"DONE.json").read_bytes()): continue  # the same run, copied
+        copy_run(f, to)
+    for old in dest.iterdir() if dest.exists() else ():
+        if old.is_dir() and old.name not in kept: shutil.rmtree(old)
+    return sorted(dest/n for n in kept)
+
+def provenance(runs:pd.DataFrame, # from `load_runs`
+              ) -> str:
+    "Which commits made the runs (and how many each), and their run time in all."
+    n = runs.commit.fillna("unknown").str[:7].value_counts(sort=False)
+    at = ", ".join(f"{c} ({k} run{'s' * (k > 1)})" for c, k in n.items())
+    return (f"Runs made at commit{'s' * (len(n) > 1)} {at}; {runs.minutes.sum() / 60:.1f} h of run time in all "
+            "(each run's minutes are in the table of every run).")
+
+# %% ../nbs/08_report.ipynb 36
 def _decoders(runs:pd.DataFrame, out:Path, decoder_run) -> tuple:
-    "The decoder comparison on `decoder_run` (default: the first content run), reused while that run is unchanged."
-    cand = _select(runs, ("content", "rq_kmeans")).folder.tolist() or runs.folder.tolist()
+    "The decoder comparison on `decoder_run` (default: the first content run with its model), reused while unchanged."
+    cand = [f for f in _select(runs, ("content", "rq_kmeans")).folder.tolist() + runs.folder.tolist()
+            if (Path(f)/"checkpoint").is_dir()]  # (runs taken from a report's copies have results, not models)
+    if not (decoder_run or cand): return None, None
     run = Path(decoder_run or cand[0])
     stamp = {"run": str(run.resolve()), "done": json.loads((run/"DONE.json").read_text())}
     old = json.loads((out/"decoders.json").read_text()) if (out/"decoders.json").exists() else {}
@@ -281,11 +306,14 @@ def table_markdown(df:pd.DataFrame, # a table of the report
 def write_report(folders, # run folders (unfinished ones are skipped)
                  out_dir=None, # default `report_dir()`
                  decoder_run=None, # run for the decoder comparison (default: the first content run); False to skip
-                 alpha:float=0.05) -> Path:
+                 alpha:float=0.05,
+                 archive:bool=True, # keep a copy of every run's results in `runs/` beside the report (`archive_runs`)
+                ) -> Path:
     "Write Tables 1-3 (Markdown and CSV), Figure 1, per-run results and the decoder comparison; return the folder."
     runs = load_runs(folders)
     out = Path(out_dir) if out_dir else report_dir()
     out.mkdir(parents=True, exist_ok=True)
+    if archive: archive_runs(runs.folder, out/"runs")
     # the spread and sweep grids' runs differ in settings, not only seeds: their own table replaces Tables 1-3
     for name, table, title, what in (
             ("spread", spread_table, "Where the spread comes from", "Test Recall@30, mean and standard deviation over "
@@ -304,7 +332,7 @@ def write_report(folders, # run folders (unfinished ones are skipped)
                              if runs.groupby(["embedding", "quantizer"]).size().max() == 1
                              else "bootstrap over test queries/users and over each row's seeds") + ", "
           "Bonferroni-corrected, "
-          f"alpha {alpha}). Italic rows: non-generative baselines on the same test sets.\n"]
+          f"alpha {alpha}). Italic rows: non-generative baselines on the same test sets. {provenance(runs)}\n"]
     for name, t in tables().items():
         text, df = make_table(runs, t["rows"], t["tasks"], t["baselines"], alpha)
         if not text: continue
@@ -332,8 +360,8 @@ def write_report(folders, # run folders (unfinished ones are skipped)
                   "the paper's is "
                   f"{', '.join(map(str, PAPER['rec_lrs']))}.\n\n"
                   + enmf.to_markdown(index=False, floatfmt=".4f") + "\n")
-    if decoder_run is not False:
-        run, dc = _decoders(runs, out, decoder_run)
+    if decoder_run is not False and (dec := _decoders(runs, out, decoder_run))[0] is not None:
+        run, dc = dec
         atomic_write(out/"decoders.csv", dc.to_csv(index=False))
         md.append(f"## Exact decoding vs diverse beam search ({run.name})\n\n"
                   + dc.to_markdown(index=False, floatfmt=".3f") + "\n")

@@ -65,12 +65,21 @@ def test_smoke_grid_and_report(out):
     stamp = (rep/"decoders.json").stat().st_mtime_ns
     write_report(df.folder.tolist(), out/"report")       # nothing changed: the decoder comparison is reused
     assert (rep/"decoders.json").stat().st_mtime_ns == stamp and pd.read_csv(rep/"decoders.csv").equals(dec)
+    assert "Runs made at commit" in (rep/"README.md").read_text()
+    # the report keeps its runs' results (not their models); a grid can take them instead of training again
+    assert sorted(p.name for p in (rep/"runs").iterdir()) == sorted(Path(f).name for f in df.folder)
+    again = run_grid("smoke", out_dir=str(out/"reused"), reuse=rep/"runs", progress=False)
+    assert (again.state == "finished").all() and not any((Path(f)/"checkpoint").exists() for f in again.folder)
+    pd.testing.assert_frame_equal(collect(again.folder).drop(columns="folder"), res.drop(columns="folder"))
+    rep2 = write_report(again.folder.tolist(), out/"reused_report")  # no models: no decoder comparison, same tables
+    assert (rep2/"table2.md").read_text() == t2 and not (rep2/"decoders.csv").exists()
 
 
 def test_bad_grid_input(out):
     with pytest.raises(SemidError, match="Choose one of"): run_grid("everything", out_dir=str(out))
     with pytest.raises(SemidError, match="1 <= i <= n"): run_grid("smoke", shard_spec="3/2", out_dir=str(out))
     with pytest.raises(SemidError, match="No finished runs"): load_runs([out/"nothing"])
+    with pytest.raises(SemidError, match="no such folder"): run_grid("smoke", out_dir=str(out), reuse=out/"nowhere")
 
 
 def test_sweep_grid_reports_its_validation_sweep(out, monkeypatch):
