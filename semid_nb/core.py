@@ -110,6 +110,8 @@ PRESETS = dict(
              "d_model": 128, "d_ff": 512, "num_layers": 2, "num_heads": 4, "tokenizer_vocab": 4000,
              "max_source_len": 48, "epochs": 8, "max_eval_queries": 5000,
              "lr": 1e-3, "keep_best": True,  # chosen by the `sweep` grid on validation Recall@30 (README)
+             "opt_in_baselines": ["sasrec"], "sasrec_epochs": 2,  # SASRec: 5 min an epoch here, fitted beside the
+                                                                 # multi-task fine-tuning (README)
              "search_epochs": 1, "search_batch_size": 64, "rec_lrs": [0.001, 0.01, 0.05]},
     smoke={**PAPER, "keep_all_items": False, "embedding_model": "all-MiniLM-L6-v2", "max_history": 5,
            "rec_targets_per_user": 3,
@@ -127,7 +129,7 @@ PRESETS = dict(
 PRESETS["demo"] = {**PRESETS["default"], "max_items": 400, "codebook_size": 32, "max_history": 5,
                    "rec_targets_per_user": 3, "epochs": 10, "max_eval_queries": 1000, "max_eval_users": 500,
                    "rec_epochs": 10, "rec_lrs": [0.01],
-                   "lr": 2e-3, "keep_best": False}  # the recipe the notebooks' outputs were made with
+                   "lr": 2e-3, "keep_best": False, "opt_in_baselines": []}  # the notebooks' outputs' recipe
 
 # %% ../nbs/00_core.ipynb 11
 ADDED_SETTINGS = {}  # settings introduced by registered plug-ins, with their defaults (see `Registry.register`)
