@@ -60,6 +60,7 @@ PAPER = dict(
     shared_seed=0,           # seed of queries, embeddings, IDs and test samples, shared by seeds (None: the run's)
     init_seed=None, order_seed=None, # the T5's initial weights; its training order and dropout (None: the run's
                              # seed). Fixing one while the seeds vary measures the other's share of the spread
+    id_seed=None,            # the quantizer's seed (None: shared_seed); the `spread` grid varies it alone
     # embeddings
     embedding_model="all-mpnet-base-v2", # sentence-transformers name or local path
     embed_batch_size=64,

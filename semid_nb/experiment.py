@@ -49,6 +49,8 @@ def validate_params(p:dict, # the run's parameters (every name in `PARAM_NAMES`)
         raise SemidError("keep_best=true (the default preset's) keeps the epoch that validates best: it needs "
                          "validate=true; with validate=false, also set keep_best=false.")
     if not isinstance(p["seed"], int): raise SemidError(f"seed must be an integer, got {p['seed']!r}.")
+    for k in ("shared_seed", "init_seed", "order_seed", "id_seed"):  # None: the default source (see `core.PAPER`)
+        if not (cfg[k] is None or isinstance(cfg[k], int)): raise SemidError(f"{k} takes an integer, got {cfg[k]!r}.")
     return cfg
 
 # %% ../nbs/06_experiment.ipynb 9
@@ -251,10 +253,11 @@ def changed_settings(run_dir, # a run folder with `params.json`
 
 def reusable(run_dir, # the run's folder
              p:dict, # the run's parameters (`run_params`)
+             cfg:dict|None=None, # `validate_params(p)` where the caller has it already
             ) -> bool:
     "Whether `run_dir` holds a finished run of `p`'s settings; a finished run of other settings raises `SemidError`."
     if not is_finished(run_dir): return False
-    if diff := changed_settings(run_dir, validate_params(p)):
+    if diff := changed_settings(run_dir, validate_params(p) if cfg is None else cfg):
         what = ", ".join(f"{k}: {a!r} then, {b!r} now" for k, (a, b) in list(diff.items())[:4])
         raise SemidError(f"{run_dir} is a finished run of other settings ({what}{', ...' * (len(diff) > 4)}): its "
                          "preset has changed since. Move the folder away (or rerun it with --force) so that results "
@@ -324,10 +327,10 @@ def run_experiment(force:bool=False, # rerun even when finished
                    **params) -> Path:
     "Run the experiment notebook for `params` (missing ones take their defaults); return the finished run folder."
     p = run_params(params)
-    validate_params(p)
+    cfg = validate_params(p)
     p["plugins"] = plugin_sources()  # what the kernel must import: every registration made outside the package
     run_dir = Path(p["out_dir"])/run_name(p)
-    if not force and reusable(run_dir, p): return run_dir
+    if not force and reusable(run_dir, p, cfg): return run_dir
     load_inputs(p, progress)  # the data's checks and the queries (an LLM's, with progress) before the kernel starts
     if run_dir.exists(): shutil.rmtree(run_dir)  # an unfinished (crashed) or forced run starts clean
     run_dir.mkdir(parents=True)

@@ -11,7 +11,7 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_compl
 from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
-from .core import SemidError, check_choice, outputs_dir, write_json
+from .core import SemidError, check_choice, get_config, outputs_dir, write_json
 from .embeddings import SPACES, bi_encoder, item_embeddings
 from .semantic_ids import (QUANTIZERS, construction, constructions, construction_spaces, dense_space,
                                    build_id_sets)
@@ -55,9 +55,12 @@ GRIDS = {  # rows: "tables" (every row of the paper's tables) or a list of (cons
     "sweep": dict(rows=[("content", "rq_kmeans")], seeds=[0], preset="default",
                   sweep={"lr": [5e-4, 1e-3, 2e-3, 4e-3], "epochs": [12]}),
     # where the spread between seeds comes from (08's `spread_table`): `variants` are settings each run of the grid
-    # is repeated with; seeds vary both the initialisation and the training order, or only one of them
+    # is repeated with ("seed": the run's seed); seeds vary both the initialisation and the training order, only
+    # one of them, or only the ID set (the quantizer's seed, with the T5's two fixed). Every variant's seed-0 run is
+    # the same model as the plain seed 0 (nothing fixed differs from it), so it is trained once
     "spread": dict(rows=[("content", "rq_kmeans")], seeds=[0, 1, 2], preset="default",
-                   variants=[{}, {"order_seed": 0}, {"init_seed": 0}]),
+                   variants=[{}, {"order_seed": 0}, {"init_seed": 0},
+                             {"init_seed": 0, "order_seed": 0, "id_seed": "seed"}]),
 }
 
 def grid_rows(grid:str) -> list:
@@ -76,8 +79,14 @@ def grid_runs(grid:str="default", # a name in `GRIDS`
     base = run_params({"preset": g["preset"], **params})
     sweep = g.get("sweep", {})
     combos = g.get("variants") or [dict(zip(sweep, v)) for v in product(*sweep.values())]  # [{}]: neither
-    return [{**base, "overrides": {**base["overrides"], **c}, "embedding": e, "quantizer": q, "seed": int(s)}
+    shared = get_config(g["preset"], **base["overrides"])["shared_seed"]
+    def at(c, s):  # a variant's settings for seed s, less the seed settings that say what the run does anyway
+        own = {"init_seed": s, "order_seed": s, "id_seed": s if shared is None else shared}
+        c = {k: int(s) if v == "seed" else v for k, v in c.items()}
+        return {k: v for k, v in c.items() if not (k in own and v == own[k])}
+    runs = [{**base, "overrides": {**base["overrides"], **at(c, s)}, "embedding": e, "quantizer": q, "seed": int(s)}
             for e, q in grid_rows(grid) for c in combos for s in (seeds or g["seeds"])]
+    return list({run_name(p): p for p in runs}.values())  # a variant that is another run's model runs once
 
 # %% ../nbs/07_grid.ipynb 9
 def shard(runs:list, spec:str|None) -> list:
@@ -164,13 +173,14 @@ def run_grid(grid:str="default", # a name in `GRIDS`
              **params) -> pd.DataFrame:
     "Run every unfinished run of a grid (shard); returns one row per run with its state and folder."
     runs = shard(grid_runs(grid, seeds, **params), shard_spec)
-    for p in runs: validate_params(p)
+    cfgs = {run_name(p): validate_params(p) for p in runs}  # every run's settings checked before any work
     out_dir = Path((runs[0] if runs else run_params({}))["out_dir"])
     folder = lambda p: Path(p["out_dir"]).resolve()/run_name(p)
     if reuse and not Path(reuse).is_dir(): raise SemidError(f"--reuse {reuse}: no such folder.")
     for p in runs if reuse and not force else ():  # (checked against the grid's settings, as a finished run is)
-        if not is_finished(folder(p)) and reusable(src := Path(reuse)/run_name(p), p): copy_run(src, folder(p))
-    todo = [p for p in runs if force or not reusable(folder(p), p)]  # (a stale finished run: an error now)
+        if not is_finished(folder(p)) and reusable(src := Path(reuse)/run_name(p), p, cfgs[run_name(p)]):
+            copy_run(src, folder(p))
+    todo = [p for p in runs if force or not reusable(folder(p), p, cfgs[run_name(p)])]  # (stale: an error now)
     if workers > 1: os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
     state = {run_name(p): ("finished" if p not in todo else "to do") for p in runs}
     errors, t0 = {}, time.time()

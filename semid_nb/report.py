@@ -16,9 +16,9 @@ from .experiment import RESULT_FILES, is_finished, copy_run, load_inputs
 from .grid import tables, row_label
 
 # %% auto 0
-__all__ = ['SEED_SETTINGS', 'hits', 'boot_means', 'query_weights', 'boot_p', 'significant_wins', 'load_runs', 'make_table',
-           'figure1', 'decoder_comparison', 'enmf_table', 'sweep_table', 'spread_table', 'report_dir', 'archive_runs',
-           'provenance', 'table_markdown', 'write_report']
+__all__ = ['SEED_SETTINGS', 'SPREAD_WAYS', 'hits', 'boot_means', 'query_weights', 'boot_p', 'significant_wins', 'load_runs',
+           'make_table', 'figure1', 'decoder_comparison', 'enmf_table', 'sweep_table', 'spread_table', 'report_dir',
+           'archive_runs', 'provenance', 'table_markdown', 'write_report']
 
 # %% ../nbs/08_report.ipynb 5
 def hits(folder, # a finished run
@@ -97,6 +97,7 @@ def load_runs(folders) -> pd.DataFrame:
                      "baselines": rep["baselines"],
                      "id_stats": rep["id_stats"],
                      "minutes": rep["seconds"]["total"] / 60, "overrides": p["params"].get("overrides") or {},
+                     "shared_seed": p.get("shared_seed", 0),
                      "validation": rep.get("validation"), "commit": p.get("git_commit"), "folder": str(f)})
     if not rows: raise SemidError("No finished runs to report on; run the grid first (make run, or semid-grid).")
     return pd.DataFrame(rows)
@@ -214,7 +215,9 @@ def enmf_table(runs:pd.DataFrame) -> pd.DataFrame:
                          v in info["valid_recall@30"].items()])
 
 # %% ../nbs/08_report.ipynb 24
-SEED_SETTINGS = ("init_seed", "order_seed")  # settings that fix one source of randomness (the `spread` grid)
+SEED_SETTINGS = ("init_seed", "order_seed", "id_seed")  # settings that fix or vary one source of randomness (`spread`)
+# the spread table's ways: which sources (0 initialisation, 1 training order, 2 ID set) follow the run's seed
+SPREAD_WAYS = {"both": (0, 1), "initialisation": (0,), "training order": (1,), "ID set": (2,)}
 
 def _varying(runs:pd.DataFrame) -> list:
     "The settings whose overrides differ between runs."
@@ -243,15 +246,22 @@ def sweep_table(runs:pd.DataFrame, # from `load_runs`
 # %% ../nbs/08_report.ipynb 27
 def spread_table(runs:pd.DataFrame, # from `load_runs`
                 ) -> pd.DataFrame:
-    "Mean and std over seeds of test Recall@30 when seeds vary everything, only the initialisation, only the order."
+    "Mean and std over seeds of test Recall@30 when seeds vary the T5's initialisation and order, one, or the IDs."
     if not set(_varying(runs)) & set(SEED_SETTINGS): return pd.DataFrame()
-    what = lambda o: ("initialisation" if o.get("order_seed") is not None else
-                      "training order" if o.get("init_seed") is not None else "both")
+    shared = list(runs["shared_seed"]) if "shared_seed" in runs else [0] * len(runs)
+    labels = [row_label((e, q)) for e, q in zip(runs.embedding, runs.quantizer)]
+    # each run's sources (the seeds of the T5's initialisation, its training order and the ID set), and seed 0's
+    src = [[s if o.get("init_seed") is None else o["init_seed"], s if o.get("order_seed") is None else o["order_seed"],
+            sh if o.get("id_seed") is None else o["id_seed"]] for o, s, sh in zip(runs.overrides, runs.seed, shared)]
+    seed0 = [[0, 0, sh] for sh in shared]
     rows = []
-    for (label, varies), sel in runs.assign(label=[row_label((e, q)) for e, q in zip(runs.embedding, runs.quantizer)],
-                                            varies=runs.overrides.map(what)).groupby(["label", "varies"], sort=False):
-        rows.append({"row": label, "seeds vary": varies, "seeds": len(sel),
-                     **{f"{t} {f}": getattr(sel[t], f)() for t in ("search", "rec") for f in ("mean", "std")}})
+    for label in dict.fromkeys(labels):
+        for way, varied in SPREAD_WAYS.items():
+            w = runs.iloc[[i for i, s in enumerate(runs.seed) if labels[i] == label
+                           and src[i] == [s if j in varied else seed0[i][j] for j in range(3)]]]
+            if len(w) < 2: continue  # (seed 0 alone: nothing varied this way)
+            rows.append({"row": label, "seeds vary": way, "seeds": len(w),
+                         **{f"{t} {f}": getattr(w[t], f)() for t in ("search", "rec") for f in ("mean", "std")}})
     return pd.DataFrame(rows)
 
 # %% ../nbs/08_report.ipynb 31

@@ -329,14 +329,17 @@ def dense_space(name:str) -> str:
 def build_id_sets(data, # an `SRData`
                   construction:str="content", # a space (`SPACES`) or a scheme (`SCHEMES`)
                   quantizer:str="rq_kmeans", # a name in `QUANTIZERS`
-                  cfg:dict|None=None, queries=None, seed:int=0, cache_dir=None) -> dict:
+                  cfg:dict|None=None, queries=None,
+                  seed:int=0, # the embeddings' seed, and the quantizer's unless `cfg` sets `id_seed`
+                  cache_dir=None) -> dict:
     "`{'search': IDSet, 'rec': IDSet}` of a construction (one shared object unless the scheme separates tasks)."
     c, _ = check_construction(construction, quantizer)
     cfg = cfg or get_config("default")
     emb = {n: item_embeddings(data, n, cfg, queries, seed, cache_dir) for n in construction_spaces(construction)}
+    qseed = seed if cfg.get("id_seed") is None else cfg["id_seed"]
     if construction in SCHEMES:
-        return c(cfg, data=data, queries=queries, seed=seed, cache_dir=cache_dir, cfg=cfg, quantizer=quantizer, **emb)
-    shared = IDSet(semantic_ids(emb[construction], quantizer, cfg, seed, cache_dir), cfg["codebook_size"])
+        return c(cfg, data=data, queries=queries, seed=qseed, cache_dir=cache_dir, cfg=cfg, quantizer=quantizer, **emb)
+    shared = IDSet(semantic_ids(emb[construction], quantizer, cfg, qseed, cache_dir), cfg["codebook_size"])
     return {"search": shared, "rec": shared}
 
 # %% ../nbs/03_semantic_ids.ipynb 48
