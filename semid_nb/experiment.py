@@ -11,7 +11,8 @@ import numpy as np, pandas as pd
 from tqdm import tqdm
 from .core import (SemidError, ProgressLog, get_config, write_json, package_versions, git_commit, project_root,
                            set_seed, fix_threads, stable_hash, get_device, use_device, check_device, load_plugins,
-                           plugin_sources, check_choice, trim_memory, outputs_dir, _json_default)
+                           plugin_sources, check_choice, trim_memory, outputs_dir, _json_default, SEED_SOURCES,
+                           seed_sources)
 from .data import (DATASETS, QUERY_SOURCES, SRData, load_dataset, make_queries, check_query_source,
                            query_ambiguity)
 import semid_nb.llm_queries  # registers queries="llm"
@@ -49,7 +50,7 @@ def validate_params(p:dict, # the run's parameters (every name in `PARAM_NAMES`)
         raise SemidError("keep_best=true (the default preset's) keeps the epoch that validates best: it needs "
                          "validate=true; with validate=false, also set keep_best=false.")
     if not isinstance(p["seed"], int): raise SemidError(f"seed must be an integer, got {p['seed']!r}.")
-    for k in ("shared_seed", "init_seed", "order_seed", "id_seed"):  # None: the default source (see `core.PAPER`)
+    for k in ("shared_seed", *SEED_SOURCES):  # None: the default source (see `core.PAPER`)
         if not (cfg[k] is None or isinstance(cfg[k], int)): raise SemidError(f"{k} takes an integer, got {cfg[k]!r}.")
     return cfg
 
@@ -116,7 +117,7 @@ def train_joint(inp:Inputs, # the run's inputs (`load_inputs`)
                ) -> tuple:
     "`(model, tokenizer, history)`: the joint model trained, the history with its validation curve (or None)."
     p, cfg = inp.params, inp.cfg
-    init, order = (inp.seed if cfg[k] is None else cfg[k] for k in ("init_seed", "order_seed"))
+    init, order, _ = seed_sources(inp.seed, inp.shared_seed, cfg).values()  # (the IDs were drawn before)
     net, tok = build_model(p["model"], vocab_of(id_sets), tokenizer_texts(inp.data, inp.queries), cfg, init)
     examples = joint_examples(tok, inp.data, inp.queries, id_sets, cfg)
     val = None

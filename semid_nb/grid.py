@@ -11,7 +11,7 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_compl
 from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
-from .core import SemidError, check_choice, get_config, outputs_dir, write_json
+from .core import SemidError, check_choice, get_config, outputs_dir, write_json, seed_sources
 from .embeddings import SPACES, bi_encoder, item_embeddings
 from .semantic_ids import (QUANTIZERS, construction, constructions, construction_spaces, dense_space,
                                    build_id_sets)
@@ -81,7 +81,7 @@ def grid_runs(grid:str="default", # a name in `GRIDS`
     combos = g.get("variants") or [dict(zip(sweep, v)) for v in product(*sweep.values())]  # [{}]: neither
     shared = get_config(g["preset"], **base["overrides"])["shared_seed"]
     def at(c, s):  # a variant's settings for seed s, less the seed settings that say what the run does anyway
-        own = {"init_seed": s, "order_seed": s, "id_seed": s if shared is None else shared}
+        own = seed_sources(s, shared, {})
         c = {k: int(s) if v == "seed" else v for k, v in c.items()}
         return {k: v for k, v in c.items() if not (k in own and v == own[k])}
     runs = [{**base, "overrides": {**base["overrides"], **at(c, s)}, "embedding": e, "quantizer": q, "seed": int(s)}

@@ -8,7 +8,7 @@ import json, shutil, time
 from itertools import combinations
 from pathlib import Path
 import numpy as np, pandas as pd
-from .core import SemidError, PAPER, write_json, outputs_dir, atomic_write
+from .core import SemidError, PAPER, SEED_SOURCES, seed_sources, write_json, outputs_dir, atomic_write
 from .semantic_ids import build_id_sets
 from .joint_model import build_model
 from .evaluation import TASKS, BASELINES, split_rec, eval_sets, evaluate
@@ -16,9 +16,9 @@ from .experiment import RESULT_FILES, is_finished, copy_run, load_inputs
 from .grid import tables, row_label
 
 # %% auto 0
-__all__ = ['SEED_SETTINGS', 'SPREAD_WAYS', 'hits', 'boot_means', 'query_weights', 'boot_p', 'significant_wins', 'load_runs',
-           'make_table', 'figure1', 'decoder_comparison', 'enmf_table', 'sweep_table', 'spread_table', 'report_dir',
-           'archive_runs', 'provenance', 'table_markdown', 'write_report']
+__all__ = ['SPREAD_WAYS', 'hits', 'boot_means', 'query_weights', 'boot_p', 'significant_wins', 'load_runs', 'make_table',
+           'figure1', 'decoder_comparison', 'enmf_table', 'sweep_table', 'spread_table', 'report_dir', 'archive_runs',
+           'provenance', 'table_markdown', 'write_report']
 
 # %% ../nbs/08_report.ipynb 5
 def hits(folder, # a finished run
@@ -215,9 +215,9 @@ def enmf_table(runs:pd.DataFrame) -> pd.DataFrame:
                          v in info["valid_recall@30"].items()])
 
 # %% ../nbs/08_report.ipynb 24
-SEED_SETTINGS = ("init_seed", "order_seed", "id_seed")  # settings that fix or vary one source of randomness (`spread`)
-# the spread table's ways: which sources (0 initialisation, 1 training order, 2 ID set) follow the run's seed
-SPREAD_WAYS = {"both": (0, 1), "initialisation": (0,), "training order": (1,), "ID set": (2,)}
+# the spread table's ways: which of `SEED_SOURCES` follow the run's seed (the others stay at seed 0's)
+SPREAD_WAYS = {"both": ("init_seed", "order_seed"), "initialisation": ("init_seed",),
+               "training order": ("order_seed",), "ID set": ("id_seed",)}
 
 def _varying(runs:pd.DataFrame) -> list:
     "The settings whose overrides differ between runs."
@@ -227,7 +227,7 @@ def _varying(runs:pd.DataFrame) -> list:
 def sweep_table(runs:pd.DataFrame, # from `load_runs`
                ) -> pd.DataFrame:
     "Per setting tried: best validation epoch and Recall@30, and test Recall@30; empty when no setting varies."
-    varying = [k for k in _varying(runs) if k not in SEED_SETTINGS]
+    varying = [k for k in _varying(runs) if k not in SEED_SOURCES]
     if not varying: return pd.DataFrame()
     rows = []
     for _, r in runs.iterrows():
@@ -247,18 +247,15 @@ def sweep_table(runs:pd.DataFrame, # from `load_runs`
 def spread_table(runs:pd.DataFrame, # from `load_runs`
                 ) -> pd.DataFrame:
     "Mean and std over seeds of test Recall@30 when seeds vary the T5's initialisation and order, one, or the IDs."
-    if not set(_varying(runs)) & set(SEED_SETTINGS): return pd.DataFrame()
+    if not set(_varying(runs)) & set(SEED_SOURCES): return pd.DataFrame()
     shared = list(runs["shared_seed"]) if "shared_seed" in runs else [0] * len(runs)
     labels = [row_label((e, q)) for e, q in zip(runs.embedding, runs.quantizer)]
-    # each run's sources (the seeds of the T5's initialisation, its training order and the ID set), and seed 0's
-    src = [[s if o.get("init_seed") is None else o["init_seed"], s if o.get("order_seed") is None else o["order_seed"],
-            sh if o.get("id_seed") is None else o["id_seed"]] for o, s, sh in zip(runs.overrides, runs.seed, shared)]
-    seed0 = [[0, 0, sh] for sh in shared]
+    src = [seed_sources(s, sh, o) for o, s, sh in zip(runs.overrides, runs.seed, shared)]  # each run's sources
     rows = []
     for label in dict.fromkeys(labels):
         for way, varied in SPREAD_WAYS.items():
             w = runs.iloc[[i for i, s in enumerate(runs.seed) if labels[i] == label
-                           and src[i] == [s if j in varied else seed0[i][j] for j in range(3)]]]
+                           and src[i] == {**seed_sources(0, shared[i], {}), **{k: s for k in varied}}]]
             if len(w) < 2: continue  # (seed 0 alone: nothing varied this way)
             rows.append({"row": label, "seeds vary": way, "seeds": len(w),
                          **{f"{t} {f}": getattr(w[t], f)() for t in ("search", "rec") for f in ("mean", "std")}})

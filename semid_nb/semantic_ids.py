@@ -8,7 +8,8 @@ import math, time
 from dataclasses import dataclass
 import numpy as np, torch
 from tqdm import tqdm
-from .core import SemidError, Entry, Registry, cached_npz, stable_hash, get_config, set_seed, l2_normalise
+from .core import (SemidError, Entry, Registry, cached_npz, stable_hash, get_config, set_seed, l2_normalise,
+                           seed_sources)
 from .embeddings import SPACES, item_embeddings
 
 # %% auto 0
@@ -336,7 +337,7 @@ def build_id_sets(data, # an `SRData`
     c, _ = check_construction(construction, quantizer)
     cfg = cfg or get_config("default")
     emb = {n: item_embeddings(data, n, cfg, queries, seed, cache_dir) for n in construction_spaces(construction)}
-    qseed = seed if cfg.get("id_seed") is None else cfg["id_seed"]
+    qseed = seed_sources(None, seed, cfg)["id_seed"]  # `seed` is the shared seed; `id_seed` may fix its own
     if construction in SCHEMES:
         return c(cfg, data=data, queries=queries, seed=qseed, cache_dir=cache_dir, cfg=cfg, quantizer=quantizer, **emb)
     shared = IDSet(semantic_ids(emb[construction], quantizer, cfg, qseed, cache_dir), cfg["codebook_size"])
