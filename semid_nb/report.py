@@ -284,8 +284,8 @@ def archive_runs(folders, # finished runs
 
 def provenance(runs:pd.DataFrame, # from `load_runs`
               ) -> str:
-    "Which commits made the runs (and how many each), and their run time in all."
-    n = runs.commit.fillna("unknown").str[:7].value_counts(sort=False)
+    "Which commits made the runs (how many each; `-dirty`: with uncommitted changes), and their run time in all."
+    n = runs.commit.fillna("unknown").map(lambda c: c[:7] + "-dirty" * c.endswith("-dirty")).value_counts(sort=False)
     at = ", ".join(f"{c} ({k} run{'s' * (k > 1)})" for c, k in n.items())
     return (f"Runs made at commit{'s' * (len(n) > 1)} {at}; {runs.minutes.sum() / 60:.1f} h of run time in all "
             "(each run's minutes are in the table of every run).")
