@@ -324,8 +324,8 @@ def write_report(folders, # run folders (unfinished ones are skipped)
     # the spread and sweep grids' runs differ in settings, not only seeds: their own table replaces Tables 1-3
     for name, table, title, what in (
             ("spread", spread_table, "Where the spread comes from", "Test Recall@30, mean and standard deviation over "
-             "seeds, when the seeds vary the T5's initialisation and training order together, only one of them, or only "
-             "the ID set (the quantizer's seed)."),
+             "seeds, when the seeds vary the T5's initialisation and training order together, only one of them, or "
+             "only the ID set (the quantizer's seed)."),
             ("sweep", sweep_table, "Validation sweep", "Best validation epoch and Recall@30 (mean of search and rec) "
              "per setting; test Recall@30 after the last epoch, not used to choose.")):
         df = table(runs)
