@@ -12,7 +12,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np, pandas as pd
 from semid_nb.core import outputs_dir, atomic_write
-from semid_nb.experiment import run_experiment, load_inputs, peak_rss_mb
+from semid_nb.experiment import load_inputs, peak_rss_mb
+from semid_nb.runner import run_experiment
 
 
 def synthetic_catalogue(folder:Path, n_items:int, n_inter:int, n_users:int, seed:int=0) -> Path:

@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_grid.ipynb 2
 from __future__ import annotations
-import argparse, inspect, json, os, queue, sys, time
+import inspect, json, os, queue, time
 import multiprocessing as mp
 from itertools import product
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
@@ -13,38 +13,17 @@ import pandas as pd
 from tqdm import tqdm
 from .core import SemidError, check_choice, get_config, outputs_dir, write_json, seed_sources
 from .embeddings import SPACES, bi_encoder, item_embeddings
-from .semantic_ids import (QUANTIZERS, construction, constructions, construction_spaces, dense_space,
-                                   build_id_sets)
-from .evaluation import TASKS, BASELINES, chosen_baselines, eval_sets
-from .experiment import (DEFAULTS, run_experiment, run_params, run_name, is_finished, reusable, copy_run,
-                                  validate_params, load_inputs, parse_overrides)
+from .semantic_ids import construction_spaces, dense_space
+from .evaluation import BASELINES, chosen_baselines, eval_sets
+from .experiment import PARAM_DEFAULTS, run_params, run_name, validate_params, load_inputs, run_id_sets
+from .runner import run_experiment, is_finished, check_finished, copy_run
+from .tables import tables
 
 # %% auto 0
-__all__ = ['TABLE3_SPACE', 'GRIDS', 'tables', 'row_label', 'grid_rows', 'grid_runs', 'shard', 'leaf_spaces', 'fitted_baselines',
-           'fit_baseline', 'prepare_shared', 'run_grid', 'collect', 'grid_folders', 'main']
+__all__ = ['GRIDS', 'grid_rows', 'grid_runs', 'shard', 'leaf_spaces', 'fitted_baselines', 'fit_baseline', 'prepare_shared',
+           'run_grid', 'grid_folders']
 
 # %% ../nbs/07_grid.ipynb 5
-TABLE3_SPACE = "multitask"  # the paper's Table 3 compares quantizers on this space
-
-def tables() -> dict:
-    "The paper's tables: name -> dict(title, rows, tasks, baselines), rows derived from the registries."
-    q0, by_row = DEFAULTS["quantizer"], lambda es: sorted(es, key=lambda e: e.row)
-    return {"table1": dict(title="Table 1: task-specific embedding spaces", tasks=["search", "rec"], baselines=True,
-                           rows=[(e.name, q0) for e in by_row(SPACES.values()) if 1 in e.tables]),
-            "table2": dict(title="Table 2: every Semantic ID construction (RQ-KMeans)", tasks=list(TASKS),
-                           baselines=True,
-                           rows=[(e.name, q0) for e in by_row(constructions()) if 2 in e.tables]),
-            "table3": dict(title="Table 3: quantizers on the Multi-task space", tasks=["search", "rec"],
-                           baselines=False,
-                           rows=[(TABLE3_SPACE, e.name) for e in by_row(QUANTIZERS.values()) if 3 in e.tables])}
-
-def row_label(row:tuple, # (construction, quantizer)
-             ) -> str:
-    "A row's label in tables and plots, e.g. 'Multi-task, RQ-VAE'."
-    c, q = row
-    return construction(c).label + ("" if q == DEFAULTS["quantizer"] else f", {QUANTIZERS[q].label}")
-
-# %% ../nbs/07_grid.ipynb 8
 GRIDS = {  # rows: "tables" (every row of the paper's tables) or a list of (construction, quantizer)
     "paper": dict(rows="tables", seeds=[0, 1, 2, 3, 4], preset="paper"),
     "default": dict(rows="tables", seeds=[0], preset="default"),
@@ -73,9 +52,9 @@ def grid_runs(grid:str="default", # a name in `GRIDS`
               **params) -> list[dict]:
     "The parameters of every run of a grid (rows × seeds); `params` (dataset, model, preset, ...) apply to all."
     g = GRIDS[check_choice("grid", grid, GRIDS)]
-    if unknown := set(params) - set(DEFAULTS):
+    if unknown := set(params) - set(PARAM_DEFAULTS):
         raise SemidError(f"Unknown parameter(s) {sorted(unknown)}; a grid takes "
-                         f"{', '.join(k for k in DEFAULTS if k not in ('embedding', 'quantizer', 'seed'))}.")
+                         f"{', '.join(k for k in PARAM_DEFAULTS if k not in ('embedding', 'quantizer', 'seed'))}.")
     base = run_params({"preset": g["preset"], **params})
     sweep = g.get("sweep", {})
     combos = g.get("variants") or [dict(zip(sweep, v)) for v in product(*sweep.values())]  # [{}]: neither
@@ -88,7 +67,7 @@ def grid_runs(grid:str="default", # a name in `GRIDS`
             for e, q in grid_rows(grid) for c in combos for s in (seeds or g["seeds"])]
     return list({run_name(p): p for p in runs}.values())  # a variant that is another run's model runs once
 
-# %% ../nbs/07_grid.ipynb 9
+# %% ../nbs/07_grid.ipynb 6
 def shard(runs:list, spec:str|None) -> list:
     "The runs of shard `spec` = 'i/n' (1 <= i <= n): every n-th run starting at the i-th; all runs for None."
     if not spec: return runs
@@ -97,7 +76,7 @@ def shard(runs:list, spec:str|None) -> list:
         raise SemidError(f"--shard takes i/n with 1 <= i <= n (e.g. 2/3), got {spec!r}.")
     return runs[i - 1::n]
 
-# %% ../nbs/07_grid.ipynb 12
+# %% ../nbs/07_grid.ipynb 9
 def leaf_spaces(rows) -> list:
     "The spaces that `rows` ((construction, quantizer) pairs) read and that build on no other, fine-tuned first."
     todo, leaves = [s for e, _ in rows for s in construction_spaces(e)], set()
@@ -107,7 +86,7 @@ def leaf_spaces(rows) -> list:
         else: leaves.add(s)
     return sorted(leaves, key=lambda s: (not SPACES[s].meta.get("tuned"), s))
 
-# %% ../nbs/07_grid.ipynb 14
+# %% ../nbs/07_grid.ipynb 11
 def fitted_baselines(cfg:dict, # the runs' settings
                     ) -> list:
     "The chosen baselines that fit one model per dataset (they read a cache, not the construction), by name."
@@ -121,7 +100,7 @@ def fit_baseline(inp, # a run's `Inputs`
     BASELINES[name](inp.cfg, data=inp.data, cfg=inp.cfg, queries=inp.queries, test_q=test_q, rec_test=rec_test,
                     seed=inp.shared_seed, cache_dir=None)  # as `run_baselines` is called: the default cache
 
-# %% ../nbs/07_grid.ipynb 16
+# %% ../nbs/07_grid.ipynb 13
 def _shared_job(p:dict, kind:str, name:str):
     "A worker process's share of `prepare_shared`: one space's embeddings (kind 'space') or one baseline's model."
     inp = load_inputs(p, progress=False)
@@ -150,12 +129,12 @@ def prepare_shared(runs:list, # run parameters (`grid_runs`)
         for b in fitted: fit_baseline(inp, b)  # (found in the cache when the workers fitted them)
         named = {b.name for b in chosen_baselines(inp.cfg)}  # the yardsticks these runs compute
         for e, q in tqdm(sorted(rows), desc="shared embeddings and IDs", disable=not progress):
-            build_id_sets(inp.data, e, q, inp.cfg, inp.queries, inp.shared_seed)
+            run_id_sets(inp, e, q)
         for space in {dense_space(e) for e, _ in rows} if "dense_bi_encoder" in named else ():
             bi_encoder(inp.data, space, inp.cfg, inp.queries, inp.shared_seed)  # the dense yardstick's model
     return time.time() - t
 
-# %% ../nbs/07_grid.ipynb 18
+# %% ../nbs/07_grid.ipynb 15
 def _manifest(out_dir:Path, grid:str, spec) -> Path:
     "Path of the grid's manifest (per shard)."
     return out_dir/f"grid-{grid}{'' if not spec else '-shard' + spec.replace('/', 'of')}.json"
@@ -178,9 +157,9 @@ def run_grid(grid:str="default", # a name in `GRIDS`
     folder = lambda p: Path(p["out_dir"]).resolve()/run_name(p)
     if reuse and not Path(reuse).is_dir(): raise SemidError(f"--reuse {reuse}: no such folder.")
     for p in runs if reuse and not force else ():  # (checked against the grid's settings, as a finished run is)
-        if not is_finished(folder(p)) and reusable(src := Path(reuse)/run_name(p), p, cfgs[run_name(p)]):
+        if not is_finished(folder(p)) and check_finished(src := Path(reuse)/run_name(p), p, cfgs[run_name(p)]):
             copy_run(src, folder(p))
-    todo = [p for p in runs if force or not reusable(folder(p), p, cfgs[run_name(p)])]  # (stale: an error now)
+    todo = [p for p in runs if force or not check_finished(folder(p), p, cfgs[run_name(p)])]  # (stale: an error now)
     if workers > 1: os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
     state = {run_name(p): ("finished" if p not in todo else "to do") for p in runs}
     errors, t0 = {}, time.time()
@@ -218,16 +197,7 @@ def run_grid(grid:str="default", # a name in `GRIDS`
                           "seed": p["seed"],
                           "state": state[run_name(p)], "folder": str(folder(p))} for p in runs])
 
-# %% ../nbs/07_grid.ipynb 22
-def collect(folders) -> pd.DataFrame:
-    "Metrics of finished runs, one row each (unfinished folders are left out); read by `08_report`'s `load_runs`."
-    from semid_nb.report import load_runs
-    try: runs = load_runs(folders)
-    except SemidError: return pd.DataFrame()
-    cols = ["embedding", "quantizer", "seed", *TASKS, "minutes", "folder"]
-    return runs[cols].rename(columns={t: f"{n} R@30" for t, n in TASKS.items()})
-
-# %% ../nbs/07_grid.ipynb 24
+# %% ../nbs/07_grid.ipynb 19
 def grid_folders(grid:str="default", # a name in `GRIDS`
                  runs_dir=None, # where the grid ran (default `outputs/runs`)
                 ) -> list:
@@ -236,47 +206,3 @@ def grid_folders(grid:str="default", # a name in `GRIDS`
     if not (m := _manifest(runs_dir, grid, None)).exists():
         raise SemidError(f"No {grid} grid has run in {runs_dir}: run `semid-grid --grid {grid}` (or `make run`) first.")
     return [runs_dir/name for name in json.loads(m.read_text())["runs"]]
-
-# %% ../nbs/07_grid.ipynb 26
-def main(argv=None):
-    "Command line: run a grid (default: the `default` grid on ml-100k), then write the report."
-    ap = argparse.ArgumentParser(prog="semid-grid", description="Run a grid of experiments (papermill), resumably.")
-    ap.add_argument("--grid", default="default", help=f"one of {', '.join(GRIDS)}")
-    ap.add_argument("--shard", default=None, metavar="I/N", help="run only the I-th of N shares of the grid")
-    ap.add_argument("--workers", type=int, default=1, help="experiments at once")
-    ap.add_argument("--devices", nargs="*", default=None, help="one run at a time on each device, e.g. cuda:0 cuda:1")
-    ap.add_argument("--ray", default=None, metavar="ADDRESS", help="run on a Ray cluster (auto, local, or an address)")
-    ap.add_argument("--ray-gpus", type=float, default=0, help="GPUs per run on the Ray cluster")
-    ap.add_argument("--seeds", type=int, nargs="*", default=None, help="replace the grid's seeds")
-    for k in ("dataset", "data_dir", "queries", "model", "preset", "out_dir"):
-        ap.add_argument(f"--{k.replace('_', '-')}", default=None)
-    ap.add_argument("--set", nargs="*", action="extend", default=[], metavar="KEY=VALUE",
-                    help="preset overrides for every run (repeatable)")
-    ap.add_argument("--plugin", nargs="*", action="extend", default=[],
-                    help="modules or .py files registering spaces, quantizers...")
-    ap.add_argument("--force", action="store_true", help="rerun finished runs")
-    ap.add_argument("--reuse", default=None, metavar="DIR",
-                    help="take finished runs from DIR (a report's runs/ folder) instead of running them")
-    ap.add_argument("--no-report", action="store_true", help="skip writing the report (`report_dir`)")
-    a = ap.parse_args(argv)
-    params = {k: getattr(a, k) for k in ("dataset", "data_dir", "queries", "model", "preset",
-                                         "out_dir") if getattr(a, k) is not None}
-    if over := parse_overrides(a.set): params["overrides"] = over
-    if a.plugin: params["plugins"] = a.plugin
-    try:
-        t = time.time()
-        df = run_grid(a.grid, a.shard, a.workers, a.force, a.seeds, devices=a.devices, ray=a.ray, ray_gpus=a.ray_gpus,
-                      reuse=a.reuse, **params)
-    except SemidError as e:
-        sys.exit(f"error: {e}")
-    pd.set_option("display.width", 200, "display.precision", 3)
-    res = collect(df.folder)
-    print(res.drop(columns="folder").to_string(index=False) if len(res) else "no finished runs")
-    failed = df[df.state != "finished"]
-    print(f"\n{(df.state == 'finished').sum()}/{len(df)} runs finished in {(time.time() - t) / 60:.1f} min")
-    if len(failed):
-        sys.exit(f"{len(failed)} run(s) failed or unfinished: {', '.join(failed.run)}; "
-                 f"see the manifest in {Path(df.folder[0]).parent}.")
-    if not a.no_report and a.shard is None:
-        from semid_nb.report import write_report, report_dir
-        print(f"report: {write_report(df.folder.tolist(), report_dir(a.grid))}")

@@ -9,16 +9,15 @@ from itertools import combinations
 from pathlib import Path
 import numpy as np, pandas as pd
 from .core import SemidError, PAPER, SEED_SOURCES, seed_sources, write_json, outputs_dir, atomic_write
-from .semantic_ids import build_id_sets
-from .joint_model import build_model
-from .evaluation import TASKS, BASELINES, split_rec, eval_sets, evaluate
-from .experiment import RESULT_FILES, is_finished, copy_run, load_inputs
-from .grid import tables, row_label
+from .evaluation import TASKS, BASELINES, split_rec
+from .experiment import load_trained, evaluate_model
+from .runner import RESULT_FILES, is_finished, copy_run
+from .tables import tables, row_label
 
 # %% auto 0
-__all__ = ['SPREAD_WAYS', 'hits', 'boot_means', 'query_weights', 'boot_p', 'significant_wins', 'load_runs', 'make_table',
-           'figure1', 'decoder_comparison', 'enmf_table', 'sweep_table', 'spread_table', 'report_dir', 'archive_runs',
-           'provenance', 'table_markdown', 'write_report']
+__all__ = ['SPREAD_WAYS', 'hits', 'boot_means', 'query_weights', 'boot_p', 'significant_wins', 'load_runs', 'collect',
+           'make_table', 'figure1', 'decoder_comparison', 'enmf_table', 'sweep_table', 'spread_table', 'report_dir',
+           'archive_runs', 'provenance', 'table_markdown', 'write_report']
 
 # %% ../nbs/08_report.ipynb 5
 def hits(folder, # a finished run
@@ -106,7 +105,15 @@ def _select(runs:pd.DataFrame, row:tuple) -> pd.DataFrame:
     "The runs (every seed) of one table row `(construction, quantizer)`."
     return runs[(runs.embedding == row[0]) & (runs.quantizer == row[1])]
 
-# %% ../nbs/08_report.ipynb 15
+# %% ../nbs/08_report.ipynb 14
+def collect(folders) -> pd.DataFrame:
+    "Recall@30 per task and minutes of each finished run, one row each (unfinished folders are left out)."
+    try: runs = load_runs(folders)
+    except SemidError: return pd.DataFrame()
+    cols = ["embedding", "quantizer", "seed", *TASKS, "minutes", "folder"]
+    return runs[cols].rename(columns={t: f"{n} R@30" for t, n in TASKS.items()})
+
+# %% ../nbs/08_report.ipynb 16
 def _baselines(runs:pd.DataFrame, tasks:list) -> dict:
     "Baseline rows on the same test sets as `runs`: label -> {task: Recall@30}, in registry order."
     order = {n: i for i, n in enumerate(BASELINES)}
@@ -153,7 +160,7 @@ def make_table(runs:pd.DataFrame, # from `load_runs`
             for t, v in vals.items(): num[(name, f"{t} mean")] = v
     return head + body, pd.Series(num).unstack()
 
-# %% ../nbs/08_report.ipynb 17
+# %% ../nbs/08_report.ipynb 18
 def figure1(runs:pd.DataFrame, path) -> Path:
     "Scatter of search vs rec Recall@30 per Table 2 construction, with error bars; saved as PNG."
     import matplotlib; matplotlib.use("Agg")
@@ -173,29 +180,23 @@ def figure1(runs:pd.DataFrame, path) -> Path:
     path = Path(path); fig.savefig(path, dpi=120, bbox_inches="tight"); plt.close(fig)
     return path
 
-# %% ../nbs/08_report.ipynb 19
+# %% ../nbs/08_report.ipynb 20
 def decoder_comparison(folder, # a finished run (its checkpoint is loaded)
-                       n_queries:int=300, n_users:int=300, seed:int=0) -> pd.DataFrame:
+                       n_queries:int=300, n_users:int=300) -> pd.DataFrame:
     "Recall@30 and prompts/s of diverse beam search and of the exact decoder on a sample of the run's test prompts."
     import torch
-    p = json.loads((Path(folder)/"params.json").read_text())
-    inp = load_inputs(p["params"])
+    inp, ids, model, tok = load_trained(folder)
     cfg = {**inp.cfg, "max_eval_queries": n_queries, "max_eval_users": n_users}
-    ids = build_id_sets(inp.data, inp.params["embedding"], inp.params["quantizer"], cfg, inp.queries, inp.shared_seed)
-    model, tok = build_model(str(Path(folder)/"checkpoint"), [], cfg=cfg)
-    model.to(torch.device("cpu")).eval()
-    test_q, rec_test = eval_sets(inp.data, inp.queries, cfg, seed)
     rows = []
     for name, decoder in (("diverse beam search", "diverse_beam"), ("exact", "exact")):
-        with torch.no_grad(): ev = evaluate(model, tok, inp.data, test_q, rec_test, ids, {**cfg, "decoder": decoder},
-                                            progress=False)
+        with torch.no_grad(): ev = evaluate_model(inp, model, tok, ids, {**cfg, "decoder": decoder}, progress=False)[2]
         rows += [{"task": t, "decoder": name, "recall@30": ev["metrics"][t]["recall@30"],
                   "prompts/s": ev["queries_per_s"][t],
                   "prompts": ev["metrics"][t]["n"]} for t in ("search", "rec")]
     order = lambda s: s.map({"search": 0, "rec": 1})
     return pd.DataFrame(rows).sort_values("task", kind="stable", key=order).reset_index(drop=True)
 
-# %% ../nbs/08_report.ipynb 21
+# %% ../nbs/08_report.ipynb 22
 _ID_COLUMNS = {"unique IDs": lambda v: v["unique_before_collisions"],
                "largest collision": lambda v: v["largest_collision_group"],
                "codes used": lambda v: "/".join(map(str, v["codebook_usage"])),
@@ -214,7 +215,7 @@ def enmf_table(runs:pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame([{"lr": float(lr), "validation R@30": v, "": mark(float(lr))} for lr,
                          v in info["valid_recall@30"].items()])
 
-# %% ../nbs/08_report.ipynb 24
+# %% ../nbs/08_report.ipynb 25
 # the spread table's ways: which of `SEED_SOURCES` follow the run's seed (the others stay at seed 0's)
 SPREAD_WAYS = {"both": ("init_seed", "order_seed"), "initialisation": ("init_seed",),
                "training order": ("order_seed",), "ID set": ("id_seed",)}
@@ -243,7 +244,7 @@ def sweep_table(runs:pd.DataFrame, # from `load_runs`
     df["chosen"] = df["valid mean"] == df.groupby(["row", "seed"])["valid mean"].transform("max")
     return df
 
-# %% ../nbs/08_report.ipynb 27
+# %% ../nbs/08_report.ipynb 28
 def spread_table(runs:pd.DataFrame, # from `load_runs`
                 ) -> pd.DataFrame:
     "Mean and std over seeds of test Recall@30 when seeds vary the T5's initialisation and order, one, or the IDs."
@@ -261,13 +262,13 @@ def spread_table(runs:pd.DataFrame, # from `load_runs`
                          **{f"{t} {f}": getattr(w[t], f)() for t in ("search", "rec") for f in ("mean", "std")}})
     return pd.DataFrame(rows)
 
-# %% ../nbs/08_report.ipynb 31
+# %% ../nbs/08_report.ipynb 32
 def report_dir(grid:str="default" # a name in `GRIDS`
               ) -> Path:
     "Where a grid's report goes: `outputs/report`, or `outputs/report/<grid>` for any other grid."
     return outputs_dir()/"report" if grid == "default" else outputs_dir()/"report"/grid
 
-# %% ../nbs/08_report.ipynb 34
+# %% ../nbs/08_report.ipynb 35
 def archive_runs(folders, # finished runs
                  dest, # the archive, e.g. a report's `runs/`
                 ) -> list:
@@ -290,7 +291,7 @@ def provenance(runs:pd.DataFrame, # from `load_runs`
     return (f"Runs made at commit{'s' * (len(n) > 1)} {at}; {runs.minutes.sum() / 60:.1f} h of run time in all "
             "(each run's minutes are in the table of every run).")
 
-# %% ../nbs/08_report.ipynb 36
+# %% ../nbs/08_report.ipynb 37
 def _decoders(runs:pd.DataFrame, out:Path, decoder_run) -> tuple:
     "The decoder comparison on `decoder_run` (default: the first content run with its model), reused while unchanged."
     cand = [f for f in _select(runs, ("content", "rq_kmeans")).folder.tolist() + runs.folder.tolist()

@@ -6,20 +6,15 @@
 from __future__ import annotations
 import shutil, time
 from pathlib import Path
-from .core import ProgressLog, SemidError, set_seed, use_device, write_json
-from .data import query_ambiguity
-from .embeddings import item_embeddings
-from .semantic_ids import construction_spaces, build_id_sets, id_set_stats
-from .joint_model import save_checkpoint
-from .evaluation import eval_sets, evaluate, run_baselines, results_table
-from .experiment import (Stages, run_params, run_name, reusable, load_inputs, write_params,
-                                 write_results, run_experiment, train_joint, save_figures)
+from .core import SemidError, use_device, write_json, project_root
+from .experiment import run_params, run_name, run_stages
+from .runner import run_experiment, check_finished
 
 # %% auto 0
 __all__ = ['run_inline', 'run_on_ray']
 
 # %% ../nbs/09_scale.ipynb 5
-def run_inline(params:dict, # the run's parameters (missing ones take `DEFAULTS`)
+def run_inline(params:dict, # the run's parameters (missing ones take `PARAM_DEFAULTS`)
                force:bool=False, # rerun even when finished
                progress:bool=True) -> Path:
     "Run an experiment in this process (data-parallel under `accelerate launch`); return its folder."
@@ -29,32 +24,12 @@ def run_inline(params:dict, # the run's parameters (missing ones take `DEFAULTS`
     p = run_params(params)
     acc = Accelerator(cpu=p["device"] == "cpu" or not torch.cuda.is_available())  # CPU processes talk over gloo
     run_dir, main = Path(p["out_dir"])/run_name(p), acc.is_main_process
-    if not force and reusable(run_dir, p): return run_dir
+    if not force and check_finished(run_dir, p): return run_dir
     if main: shutil.rmtree(run_dir, ignore_errors=True); run_dir.mkdir(parents=True)
     acc.wait_for_everyone()
-    stages = Stages(ProgressLog(run_dir/"progress.jsonl") if main else None)
-    stages.start("data"); set_seed(p["seed"])
-    with acc.main_process_first():  # the main process fills the caches, the others read them
-        inp = load_inputs(p, progress and main)
-        stages.start("embeddings")
-        for space in construction_spaces(p["embedding"]):
-            item_embeddings(inp.data, space, inp.cfg, inp.queries, inp.shared_seed)
-        stages.start("semantic IDs")
-        id_sets = build_id_sets(inp.data, p["embedding"], p["quantizer"], inp.cfg, inp.queries, inp.shared_seed)
-    stages.start("training")
-    net, tok, hist = train_joint(inp, id_sets, stages.log, progress, acc)
-    stages.start("evaluation")
-    test_q, rec_test = eval_sets(inp.data, inp.queries, inp.cfg, inp.shared_seed)
-    ev = evaluate(net, tok, inp.data, test_q, rec_test, id_sets, inp.cfg, progress=progress and main, accelerator=acc)
+    res = run_stages(p, run_dir, acc, progress)
     if main:
-        stages.start("baselines")
-        base = run_baselines(inp.data, inp.cfg, inp.queries, test_q, rec_test, p["embedding"], inp.shared_seed)
-        write_params(run_dir, inp); save_checkpoint(net, tok, run_dir/"checkpoint")
-        import matplotlib.pyplot as plt
-        for fig in save_figures(run_dir, hist, results_table(ev["metrics"], base)): plt.close(fig)
-        write_results(run_dir, ev, base, id_set_stats(id_sets), test_q, rec_test, inp, hist, stages,
-                      query_ambiguity(inp.data, inp.queries))
-        write_json(run_dir/"DONE.json", {"seconds": time.time() - stages.t0, "processes": acc.num_processes,
+        write_json(run_dir/"DONE.json", {"seconds": time.time() - res.meter.t0, "processes": acc.num_processes,
                                          "inline": True, "finished": time.strftime("%Y-%m-%dT%H:%M:%S")})
     acc.wait_for_everyone()
     return run_dir
@@ -74,7 +49,6 @@ def run_on_ray(runs:list, # the runs' parameters (unfinished ones)
               ) -> dict:
     "Run experiments as Ray tasks; returns {run name: 'finished' or the error}."
     import os, ray
-    from semid_nb.core import project_root
     if not ray.is_initialized():
         ray.init(**({"include_dashboard": False} if address == "local" else {"address": address}), log_to_driver=False)
     task = ray.remote(num_cpus=cpus, num_gpus=gpus)(_ray_run)

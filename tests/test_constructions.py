@@ -6,7 +6,7 @@ from semid_nb.core import get_config
 from semid_nb.data import load_dataset, generate_queries
 from semid_nb.embeddings import SPACES
 from semid_nb.semantic_ids import SCHEMES, build_id_sets, id_set_stats, construction_spaces
-from semid_nb.experiment import run_experiment, is_finished
+from semid_nb.runner import run_experiment, is_finished
 from semid_nb.grid import grid_rows
 
 

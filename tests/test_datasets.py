@@ -7,7 +7,7 @@ import numpy as np, pandas as pd, pytest
 from loopback import file_server
 from semid_nb.core import SemidError, outputs_dir
 from semid_nb.data import load_dataset, release_dir, dataset_dir, make_queries, query_ambiguity
-from semid_nb.experiment import run_experiment, is_finished
+from semid_nb.runner import run_experiment, is_finished
 
 
 def release_zip(name="ml-latest-small", n_movies=40, n_users=30) -> bytes:

@@ -3,7 +3,8 @@ import json, os, time
 from pathlib import Path
 import numpy as np, pandas as pd, pytest
 from semid_nb.core import SemidError
-from semid_nb.experiment import run_experiment, is_finished, summary_table, main
+from semid_nb.runner import run_experiment, is_finished, summary_table
+from semid_nb.cli import run_main as main
 
 pytestmark = pytest.mark.xdist_group("experiment")  # its tests build on the one before: one process
 
@@ -104,7 +105,7 @@ def test_user_query_file(tmp_path):
 def test_terminal_shows_stages_and_training(tmp_path):
     # what a user sees while `semid-run` works: each stage, and training's step, epoch and loss (not papermill's cell counter)
     import subprocess, sys
-    cmd = [sys.executable, "-c", "import sys; from semid_nb.experiment import main; main(sys.argv[1:])", "--preset", "smoke",
+    cmd = [sys.executable, "-c", "import sys; from semid_nb.cli import run_main; run_main(sys.argv[1:])", "--preset", "smoke",
            "--out-dir", str(tmp_path), "--set", "epochs=2"]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-2000:]

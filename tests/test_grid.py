@@ -4,9 +4,10 @@ import json, os, signal, subprocess, sys, time
 from pathlib import Path
 import pandas as pd, pytest
 from semid_nb.core import SemidError
-from semid_nb.grid import GRIDS, run_grid, grid_runs, collect
-from semid_nb.experiment import run_name, is_finished
-from semid_nb.report import write_report, load_runs
+from semid_nb.grid import GRIDS, run_grid, grid_runs
+from semid_nb.experiment import run_name
+from semid_nb.runner import is_finished
+from semid_nb.report import write_report, load_runs, collect
 
 pytestmark = pytest.mark.xdist_group("grid")  # its tests build on the one before: one process
 
@@ -20,7 +21,7 @@ def _folders(out, seeds):
 
 
 def test_killed_grid_resumes(out):
-    cmd = [sys.executable, "-c", "import sys; from semid_nb.grid import main; main(sys.argv[1:])",
+    cmd = [sys.executable, "-c", "import sys; from semid_nb.cli import grid_main; grid_main(sys.argv[1:])",
            "--grid", "smoke", "--seeds", "0", "--out-dir", str(out), "--no-report"]
     proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ.copy())
     first, second = _folders(out, [0])[:2]

@@ -8,7 +8,7 @@ from loopback import chat_server
 from semid_nb.core import SemidError
 from semid_nb.data import load_dataset
 from semid_nb.llm_queries import ChatClient, LocalLM, generate_llm_queries, llm_prompt
-from semid_nb.experiment import run_experiment, is_finished
+from semid_nb.runner import run_experiment, is_finished
 
 SMALL = dict(max_items=25, max_users=20)
 

@@ -6,8 +6,9 @@ import numpy as np, pytest
 from semid_nb.core import SemidError, get_config, ADDED_SETTINGS
 from semid_nb.embeddings import SPACES
 from semid_nb.semantic_ids import QUANTIZERS
-from semid_nb.experiment import run_experiment, is_finished
-from semid_nb.grid import grid_runs, tables, row_label
+from semid_nb.runner import run_experiment, is_finished
+from semid_nb.grid import grid_runs
+from semid_nb.tables import tables, row_label
 
 
 @QUANTIZERS.register("sign_projection", label="sign projection", settings=("n_levels", "codebook_size"))

@@ -33,7 +33,7 @@ def test_parameters_tag_kept():
 
 def test_notebooks_are_numbered_stages_and_clean():
     names = sorted(p.stem for p in (ROOT/"nbs").glob("*.ipynb"))
-    assert names == ["00_core", "01_data", "01a_llm_queries", "02_embeddings", "02a_recbole_compat", "03_semantic_ids", "04_joint_model", "05_evaluation", "06_experiment", "07_grid", "08_report", "09_scale", "index"]
+    assert names == ["00_core", "01_data", "01a_llm_queries", "02_embeddings", "02a_recbole_compat", "03_semantic_ids", "04_joint_model", "05_evaluation", "06_experiment", "06a_runner", "07_grid", "07a_tables", "08_report", "09_scale", "11_cli", "index"]
     for p in (ROOT/"nbs").glob("*.ipynb"):
         for c in json.loads(p.read_text())["cells"]:
             assert set(c.get("metadata", {})) <= {"tags"}, (p.name, c["metadata"])
@@ -52,3 +52,47 @@ def test_exported_lines_fit():
             in_all = line.startswith("__all__") or (in_all and line.startswith(" "))
             if len(line) > 120 and not in_all: long.append(f"{p.name}:{i} ({len(line)})")
     assert not long, long
+
+
+def _package_modules():
+    return {p.stem: p for p in (ROOT/"semid_nb").glob("*.py") if p.stem not in ("__init__", "_modidx")}
+
+
+def _imports(path):
+    "The package modules a module imports, at the top or inside functions."
+    import ast
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            if node.level == 1 and node.module: out.add(node.module.split(".")[0])
+            elif node.module and node.module.startswith("semid_nb."): out.add(node.module.split(".")[1])
+            elif node.module == "semid_nb" or (node.level == 1 and not node.module):
+                out |= {a.name for a in node.names}
+        elif isinstance(node, ast.Import):
+            out |= {a.name.split(".")[1] for a in node.names if a.name.startswith("semid_nb.")}
+    return out
+
+
+def test_no_import_cycle():
+    mods = _package_modules()
+    graph = {m: _imports(p) & set(mods) - {m} for m, p in mods.items()}
+    state = {}
+    def visit(m, path):
+        if state.get(m) == "done": return
+        assert state.get(m) != "open", f"import cycle: {' -> '.join(path + [m])}"
+        state[m] = "open"
+        for n in sorted(graph[m]): visit(n, path + [m])
+        state[m] = "done"
+    for m in graph: visit(m, [])
+    assert not any("cli" in deps for m, deps in graph.items()), "no library module imports the command line"
+
+
+def test_each_stage_is_called_from_one_place():
+    import ast
+    calls = {n: [] for n in ("train_model", "evaluate", "run_baselines", "build_id_sets")}
+    for m, p in _package_modules().items():
+        for node in ast.walk(ast.parse(p.read_text())):
+            if isinstance(node, ast.Call):
+                name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
+                if name in calls: calls[name].append(f"{m}:{node.lineno}")
+    assert all(len(v) == 1 for v in calls.values()), calls

@@ -3,7 +3,7 @@ prompt decoded exactly once; a grid runs one run per device at a time; a grid ru
 import json, os, subprocess, sys
 from pathlib import Path
 import numpy as np, pytest
-from semid_nb.experiment import is_finished
+from semid_nb.runner import is_finished
 from semid_nb.grid import run_grid
 
 SEMID_RUN = str(Path(sys.executable).parent/"semid-run")
