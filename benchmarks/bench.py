@@ -21,7 +21,8 @@ import numpy as np, pandas as pd, torch
 from semid_nb.core import get_device, outputs_dir
 from semid_nb.semantic_ids import build_id_sets, vocab_of
 from semid_nb.joint_model import build_model, tokenizer_texts, joint_examples, train_model, train_settings, pad_batch, search_prompts
-from semid_nb.evaluation import IDTrie, rank_items, exact_rank_items, trie_scores, exhaustive_scores, eval_sets
+from semid_nb.decoding import IDTrie, rank_items, exact_rank_items, trie_scores, exhaustive_scores
+from semid_nb.evaluation import eval_sets
 from semid_nb.joint_model import encode_examples, item_token_ids
 from semid_nb.experiment import load_inputs, peak_rss_mb
 

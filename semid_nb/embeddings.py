@@ -12,7 +12,7 @@ import numpy as np, torch
 from tqdm import tqdm
 from .core import (SemidError, Registry, check_choice, resolve_sentence_model, cached_npz, stable_hash,
                            get_device, set_seed, outputs_dir, get_config, l2_normalise, top_k, trim_memory)
-from .data import query_fingerprint
+from .queries import query_fingerprint
 
 # %% auto 0
 __all__ = ['SPACES', 'load_sentence_model', 'encode_texts', 'pretrained_encoder', 'unique_item_batches', 'finetune_bi_encoder',

@@ -11,15 +11,16 @@ import numpy as np, pandas as pd
 from .core import (SemidError, ProgressLog, get_config, write_json, package_versions, git_commit, set_seed,
                            fix_threads, stable_hash, get_device, use_device, check_device, load_plugins, check_choice,
                            trim_memory, outputs_dir, SEED_SOURCES, seed_sources)
-from .data import (DATASETS, QUERY_SOURCES, SRData, load_dataset, make_queries, check_query_source,
-                           query_ambiguity)
+from .data import SRData, load_dataset
+from .datasets import DATASETS
+from .queries import QUERY_SOURCES, make_queries, check_query_source, query_ambiguity
 import semid_nb.llm_queries  # registers queries="llm"
 from .embeddings import item_embeddings
 from .semantic_ids import check_construction, construction_spaces, build_id_sets, id_set_stats, vocab_of
 from .joint_model import (check_model_source, build_model, tokenizer_texts, joint_examples, train_model,
                                   train_settings, save_checkpoint, loss_figure)
-from .evaluation import (DECODERS, eval_sets, evaluate, run_baselines, results_table, chosen_baselines,
-                                  validation_sets, Validator, validation_figure)
+from .evaluation import DECODERS, eval_sets, evaluate, validation_sets, Validator, validation_figure
+from .baselines import run_baselines, results_table, chosen_baselines
 
 # %% auto 0
 __all__ = ['PARAM_DEFAULTS', 'PARAM_NAMES', 'validate_params', 'run_name', 'run_params', 'Inputs', 'load_inputs', 'write_params',

@@ -14,7 +14,8 @@ from tqdm import tqdm
 from .core import SemidError, check_choice, get_config, outputs_dir, write_json, seed_sources
 from .embeddings import SPACES, bi_encoder, item_embeddings
 from .semantic_ids import construction_spaces, dense_space
-from .evaluation import BASELINES, chosen_baselines, eval_sets
+from .evaluation import eval_sets
+from .baselines import BASELINES, chosen_baselines
 from .experiment import PARAM_DEFAULTS, run_params, run_name, validate_params, load_inputs, run_id_sets
 from .runner import run_experiment, is_finished, check_finished, copy_run
 from .tables import tables

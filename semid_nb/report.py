@@ -4,20 +4,22 @@
 
 # %% ../nbs/08_report.ipynb 2
 from __future__ import annotations
-import json, shutil, time
+import json, re, shutil, time
 from itertools import combinations
 from pathlib import Path
 import numpy as np, pandas as pd
 from .core import SemidError, PAPER, SEED_SOURCES, seed_sources, write_json, outputs_dir, atomic_write
-from .evaluation import TASKS, BASELINES, split_rec
+from .metrics import TASKS, split_rec
+from .baselines import BASELINES
 from .experiment import load_trained, evaluate_model
 from .runner import RESULT_FILES, is_finished, copy_run
-from .tables import tables, row_label
+from .tables import tables, row_label, row, FINDINGS
 
 # %% auto 0
 __all__ = ['SPREAD_WAYS', 'hits', 'boot_means', 'query_weights', 'boot_p', 'significant_wins', 'load_runs', 'collect',
-           'make_table', 'figure1', 'decoder_comparison', 'enmf_table', 'sweep_table', 'spread_table', 'report_dir',
-           'archive_runs', 'provenance', 'table_markdown', 'write_report']
+           'make_table', 'verdict', 'findings_table', 'figure1', 'decoder_comparison', 'enmf_table', 'sweep_table',
+           'spread_table', 'report_dir', 'archive_runs', 'provenance', 'provenance_section', 'table_markdown',
+           'readme_results', 'write_report']
 
 # %% ../nbs/08_report.ipynb 5
 def hits(folder, # a finished run
@@ -126,11 +128,11 @@ def _baselines(runs:pd.DataFrame, tasks:list) -> dict:
 
 def make_table(runs:pd.DataFrame, # from `load_runs`
                rows:list, tasks:list, with_baselines:bool=True, alpha:float=0.05) -> tuple:
-    "`(markdown, numbers)`: the table with significance letters, and its means/stds as a DataFrame."
+    "`(markdown, numbers, wins)`: the table with significance letters, its means/stds, the rows each beats per task."
     present = [r for r in rows if len(_select(runs, r))]
-    if not present: return "", pd.DataFrame()
+    if not present: return "", pd.DataFrame(), {}
     letters = {r: chr(ord("a") + i) for i, r in enumerate(present)}
-    num, cells = {}, {r: {} for r in present}
+    num, cells, wins_by_task = {}, {r: {} for r in present}, {}
     for t in tasks:
         per = {}
         for r in present:
@@ -144,7 +146,7 @@ def make_table(runs:pd.DataFrame, # from `load_runs`
         if len({_key(_select(runs, r).folder.iloc[0], t) for r in present}) > 1:
             raise SemidError(f"The rows of a table were tested on different {t} sets; "
                              "run them with the same data, queries and shared_seed.")
-        wins = significant_wins(per, alpha)
+        wins = wins_by_task[t] = significant_wins(per, alpha)
         for r in present:
             sel = _select(runs, r)
             sd = f" ± {sel[t].std(ddof=1):.3f}" if len(sel) > 1 else ""
@@ -158,9 +160,33 @@ def make_table(runs:pd.DataFrame, # from `load_runs`
                                      tasks).items():
             body += f"| *{name}* | " + " | ".join(f"*{vals[t]:.3f}*" if t in vals else "" for t in tasks) + " |\n"
             for t, v in vals.items(): num[(name, f"{t} mean")] = v
-    return head + body, pd.Series(num).unstack()
+    return head + body, pd.Series(num).unstack(), wins_by_task
 
 # %% ../nbs/08_report.ipynb 18
+def verdict(comparisons:tuple, # ((better row, worse row, task), ...)
+            wins:dict, # task -> row -> the rows it significantly beats (`make_table`'s, for the finding's table)
+           ) -> str:
+    "held, not held or not distinguishable: what the significance tests say of a finding's comparisons."
+    if all(b in wins[k][a] for a, b, k in comparisons): return "held"
+    if any(a in wins[k][b] for a, b, k in comparisons): return "not held"
+    return "not distinguishable"
+
+def findings_table(runs:pd.DataFrame, # from `load_runs`
+                   wins:dict, # table name -> `make_table`'s wins
+                  ) -> pd.DataFrame:
+    "One row per finding of the paper whose rows were run: claim, comparisons, effect (difference of means), verdict."
+    mean = lambda rw, k: _select(runs, rw)[k].mean()
+    out = []
+    for f in FINDINGS:
+        if not all(len(_select(runs, rw)) for a, b, _ in f.comparisons for rw in (a, b)): continue
+        out.append({"claim": f.claim, "table": f.table,
+                    "comparisons": "; ".join(f"{row_label(a)} > {row_label(b)} ({TASKS[k]})"
+                                             for a, b, k in f.comparisons),
+                    "effect": "; ".join(f"{mean(a, k) - mean(b, k):+.3f}" for a, b, k in f.comparisons),
+                    "verdict": verdict(f.comparisons, wins[f.table])})
+    return pd.DataFrame(out)
+
+# %% ../nbs/08_report.ipynb 21
 def figure1(runs:pd.DataFrame, path) -> Path:
     "Scatter of search vs rec Recall@30 per Table 2 construction, with error bars; saved as PNG."
     import matplotlib; matplotlib.use("Agg")
@@ -180,7 +206,7 @@ def figure1(runs:pd.DataFrame, path) -> Path:
     path = Path(path); fig.savefig(path, dpi=120, bbox_inches="tight"); plt.close(fig)
     return path
 
-# %% ../nbs/08_report.ipynb 20
+# %% ../nbs/08_report.ipynb 23
 def decoder_comparison(folder, # a finished run (its checkpoint is loaded)
                        n_queries:int=300, n_users:int=300) -> pd.DataFrame:
     "Recall@30 and prompts/s of diverse beam search and of the exact decoder on a sample of the run's test prompts."
@@ -196,7 +222,7 @@ def decoder_comparison(folder, # a finished run (its checkpoint is loaded)
     order = lambda s: s.map({"search": 0, "rec": 1})
     return pd.DataFrame(rows).sort_values("task", kind="stable", key=order).reset_index(drop=True)
 
-# %% ../nbs/08_report.ipynb 22
+# %% ../nbs/08_report.ipynb 25
 _ID_COLUMNS = {"unique IDs": lambda v: v["unique_before_collisions"],
                "largest collision": lambda v: v["largest_collision_group"],
                "codes used": lambda v: "/".join(map(str, v["codebook_usage"])),
@@ -215,7 +241,7 @@ def enmf_table(runs:pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame([{"lr": float(lr), "validation R@30": v, "": mark(float(lr))} for lr,
                          v in info["valid_recall@30"].items()])
 
-# %% ../nbs/08_report.ipynb 25
+# %% ../nbs/08_report.ipynb 28
 # the spread table's ways: which of `SEED_SOURCES` follow the run's seed (the others stay at seed 0's)
 SPREAD_WAYS = {"both": ("init_seed", "order_seed"), "initialisation": ("init_seed",),
                "training order": ("order_seed",), "ID set": ("id_seed",)}
@@ -244,7 +270,7 @@ def sweep_table(runs:pd.DataFrame, # from `load_runs`
     df["chosen"] = df["valid mean"] == df.groupby(["row", "seed"])["valid mean"].transform("max")
     return df
 
-# %% ../nbs/08_report.ipynb 28
+# %% ../nbs/08_report.ipynb 31
 def spread_table(runs:pd.DataFrame, # from `load_runs`
                 ) -> pd.DataFrame:
     "Mean and std over seeds of test Recall@30 when seeds vary the T5's initialisation and order, one, or the IDs."
@@ -262,13 +288,13 @@ def spread_table(runs:pd.DataFrame, # from `load_runs`
                          **{f"{t} {f}": getattr(w[t], f)() for t in ("search", "rec") for f in ("mean", "std")}})
     return pd.DataFrame(rows)
 
-# %% ../nbs/08_report.ipynb 32
+# %% ../nbs/08_report.ipynb 35
 def report_dir(grid:str="default" # a name in `GRIDS`
               ) -> Path:
     "Where a grid's report goes: `outputs/report`, or `outputs/report/<grid>` for any other grid."
     return outputs_dir()/"report" if grid == "default" else outputs_dir()/"report"/grid
 
-# %% ../nbs/08_report.ipynb 35
+# %% ../nbs/08_report.ipynb 38
 def archive_runs(folders, # finished runs
                  dest, # the archive, e.g. a report's `runs/`
                 ) -> list:
@@ -291,12 +317,33 @@ def provenance(runs:pd.DataFrame, # from `load_runs`
     return (f"Runs made at commit{'s' * (len(n) > 1)} {at}; {runs.minutes.sum() / 60:.1f} h of run time in all "
             "(each run's minutes are in the table of every run).")
 
-# %% ../nbs/08_report.ipynb 37
+def provenance_section(runs:pd.DataFrame, # from `load_runs`
+                      ) -> str:
+    "The report's provenance: each commit's runs and hours, the package versions and threads the runs recorded."
+    p = [json.loads((Path(f)/"params.json").read_text()) for f in runs.folder]
+    commit = runs.commit.fillna("unknown").map(lambda c: c[:7] + "-dirty" * c.endswith("-dirty"))
+    by = runs.assign(commit=commit).groupby("commit", sort=False).agg(runs=("seed", "size"), hours=("minutes", "sum"))
+    by["hours"] = (by.hours / 60).round(1)
+    vers = pd.DataFrame([q.get("versions", {}) for q in p]).drop(columns=["semid_nb"], errors="ignore")
+    same = {k: v.iloc[0] for k, v in vers.items() if v.nunique(dropna=False) == 1}
+    threads = sorted({str(q["settings"].get("threads")) for q in p})
+    return ("## Provenance\n\n" + provenance(runs) + " A commit marked `-dirty` had uncommitted changes to code or "
+            "notebooks when its runs started (results written under `outputs/` do not count).\n\n"
+            + by.reset_index().to_markdown(index=False) + "\n\n"
+            + f"Threads per run: {', '.join(threads)}. Package versions the runs recorded: "
+            + ", ".join(f"{k} {v}" for k, v in same.items())
+            + (f"; varying: {', '.join(c for c in vers if c not in same)}" if len(same) < vers.shape[1] else "")
+            + ".\n")
+
+# %% ../nbs/08_report.ipynb 40
 def _decoders(runs:pd.DataFrame, out:Path, decoder_run) -> tuple:
     "The decoder comparison on `decoder_run` (default: the first content run with its model), reused while unchanged."
     cand = [f for f in _select(runs, ("content", "rq_kmeans")).folder.tolist() + runs.folder.tolist()
             if (Path(f)/"checkpoint").is_dir()]  # (runs taken from a report's copies have results, not models)
-    if not (decoder_run or cand): return None, None
+    if not (decoder_run or cand):  # no model at hand: the comparison made when one was, if the report has it
+        old = out/"decoders.csv"
+        if not old.exists() or "run" not in (df := pd.read_csv(old)): return None, None
+        return Path(df.run.iloc[0]), df.drop(columns="run")
     run = Path(decoder_run or cand[0])
     stamp = {"run": str(run.resolve()), "done": json.loads((run/"DONE.json").read_text())}
     old = json.loads((out/"decoders.json").read_text()) if (out/"decoders.json").exists() else {}
@@ -310,6 +357,30 @@ def table_markdown(df:pd.DataFrame, # a table of the report
                   ) -> str:
     "`df` as Markdown: scores to three decimals, settings in full."
     return df.to_markdown(index=False, floatfmt=tuple("g" if c in settings else ".3f" for c in df.columns))
+
+def readme_results(out=None, # a report folder (default `report_dir()`)
+                   link:str="outputs/report", # how the README reaches the report folder
+                  ) -> str:
+    "The README's results section, from a report's files: the verdicts, Figure 1 and a compact Table 2."
+    out = Path(out) if out else report_dir()
+    f, t2 = pd.read_csv(out/"findings.csv"), pd.read_csv(out/"table2.csv", index_col=0)
+    n = re.search(r"(\d+) finished runs, seeds (\[[^\]]*\])", (out/"README.md").read_text())
+    cell = lambda r, k: f"{t2.loc[r, f'{k} mean']:.3f}" + (f" ± {t2.loc[r, f'{k} std']:.3f}"
+                                                          if pd.notna(t2.loc[r, f"{k} std"]) else "")
+    gen = [r for r in t2.index if pd.notna(t2.loc[r, "seeds"])]
+    order = [row_label(r) for r in tables()["table2"]["rows"]]
+    gen = sorted(gen, key=lambda r: order.index(r) if r in order else len(order))
+    yard = {k: t2[t2.seeds.isna()][f"{k} mean"].dropna() for k in ("search", "rec")}
+    lines = [f"{n.group(1)} runs, seeds {n.group(2)[1:-1]}; Recall@30. A verdict is *held* when every comparison",
+             "of the finding is significant as claimed (bootstrap over test prompts and seeds, Bonferroni within",
+             "each table), *not held* when one is significant the other way, and *not distinguishable* otherwise.", "",
+             "| the paper's finding | difference | verdict |", "|---|---|---|"]
+    lines += [f"| {x.claim} | {x.effect} | {x.verdict} |" for x in f.itertuples()]
+    lines += ["", f"![Figure 1]({link}/figure1.png)", "", "| Table 2 (RQ-KMeans) | search | rec |", "|---|---|---|"]
+    lines += [f"| {r} | {cell(r, 'search')} | {cell(r, 'rec')} |" for r in gen]
+    lines += [f"| *best yardstick: {yard['search'].idxmax()} / {yard['rec'].idxmax()}* | *{yard['search'].max():.3f}* "
+              f"| *{yard['rec'].max():.3f}* |"]
+    return "\n".join(lines) + "\n"
 
 def write_report(folders, # run folders (unfinished ones are skipped)
                  out_dir=None, # default `report_dir()`
@@ -335,19 +406,26 @@ def write_report(folders, # run folders (unfinished ones are skipped)
             atomic_write(out/"README.md", f"# {title}\n\n{len(runs)} finished runs. {what}\n\n"
                          + table_markdown(df, _varying(runs)) + "\n")
             return out
-    md = [f"# Results\n\n{len(runs)} finished runs, seeds {sorted(runs.seed.unique().tolist())}. "
+    wins, md = {}, [f"# Results\n\n{len(runs)} finished runs, seeds {sorted(runs.seed.unique().tolist())}. "
           "Recall@30; superscripts: the rows "
           "a row beats (" + ("paired t-test over test queries/users, per-query hits averaged over seeds"
                              if runs.groupby(["embedding", "quantizer"]).size().max() == 1
                              else "bootstrap over test queries/users and over each row's seeds") + ", "
           "Bonferroni-corrected, "
-          f"alpha {alpha}). Italic rows: non-generative baselines on the same test sets. {provenance(runs)}\n"]
+          f"alpha {alpha}). Italic rows: non-generative baselines on the same test sets; provenance at the end.\n"]
     for name, t in tables().items():
-        text, df = make_table(runs, t["rows"], t["tasks"], t["baselines"], alpha)
+        text, df, wins[name] = make_table(runs, t["rows"], t["tasks"], t["baselines"], alpha)
         if not text: continue
         atomic_write(out/f"{name}.md", f"## {t['title']}\n\n{text}")
         atomic_write(out/f"{name}.csv", df.to_csv())
         md.append(f"## {t['title']}\n\n{text}")
+    if (found := findings_table(runs, wins)).shape[0]:
+        atomic_write(out/"findings.csv", found.to_csv(index=False))
+        md.insert(1, "## The paper's findings\n\nEach finding's comparisons, the difference of the rows' mean "
+                  "Recall@30 and the verdict of the tables' tests (held: every comparison significant as claimed; "
+                  "not held: "
+                  "one significant the other way; else not distinguishable).\n\n"
+                  + found.drop(columns="table").to_markdown(index=False) + "\n")
     figure1(runs, out/"figure1.png"); md.append("## Figure 1\n\n![Figure 1](figure1.png)\n")
     exact = [f"{t} exact" for t in ("search", "rec") if runs[f"{t} exact"].notna().any()]  # the exact decoder's
     per_run = runs[["embedding", "quantizer", "seed", *TASKS, *exact, "minutes"]].copy()
@@ -371,8 +449,9 @@ def write_report(folders, # run folders (unfinished ones are skipped)
                   + enmf.to_markdown(index=False, floatfmt=".4f") + "\n")
     if decoder_run is not False and (dec := _decoders(runs, out, decoder_run))[0] is not None:
         run, dc = dec
-        atomic_write(out/"decoders.csv", dc.to_csv(index=False))
+        atomic_write(out/"decoders.csv", dc.assign(run=run.name).to_csv(index=False))
         md.append(f"## Exact decoding vs diverse beam search ({run.name})\n\n"
                   + dc.to_markdown(index=False, floatfmt=".3f") + "\n")
+    md.append(provenance_section(runs))
     atomic_write(out/"README.md", "\n".join(md))
     return out

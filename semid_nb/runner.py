@@ -10,7 +10,7 @@ import pandas as pd
 from tqdm import tqdm
 from .core import SemidError, write_json, project_root, plugin_sources, _json_default
 from .experiment import run_params, validate_params, run_name, load_inputs
-from .evaluation import results_table
+from .baselines import results_table
 
 # %% auto 0
 __all__ = ['NOTEBOOK', 'RESULT_FILES', 'is_finished', 'changed_settings', 'check_finished', 'copy_run', 'RunProgress',

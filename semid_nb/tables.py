@@ -4,13 +4,14 @@
 
 # %% ../nbs/07a_tables.ipynb 2
 from __future__ import annotations
+from dataclasses import dataclass
 from .embeddings import SPACES
 from .semantic_ids import QUANTIZERS, construction, constructions
-from .evaluation import TASKS
+from .metrics import TASKS
 from .experiment import PARAM_DEFAULTS
 
 # %% auto 0
-__all__ = ['TABLE3_SPACE', 'tables', 'row_label']
+__all__ = ['TABLE3_SPACE', 'FINDINGS', 'tables', 'row_label', 'row', 'Finding']
 
 # %% ../nbs/07a_tables.ipynb 4
 TABLE3_SPACE = "multitask"  # the paper's Table 3 compares quantizers on this space
@@ -32,3 +33,39 @@ def row_label(row:tuple, # (construction, quantizer)
     "A row's label in tables and plots, e.g. 'Multi-task, RQ-VAE'."
     c, q = row
     return construction(c).label + ("" if q == PARAM_DEFAULTS["quantizer"] else f", {QUANTIZERS[q].label}")
+
+# %% ../nbs/07a_tables.ipynb 8
+def row(construction:str, # a space or scheme
+        quantizer:str|None=None, # default: the experiment's default quantizer
+       ) -> tuple:
+    "A table row `(construction, quantizer)`."
+    return (construction, quantizer or PARAM_DEFAULTS["quantizer"])
+
+@dataclass(frozen=True)
+class Finding:
+    "A claim of the paper as comparisons of one table's rows: each `(better row, worse row, task)`."
+    claim: str          # what the paper says, in a line
+    table: str          # the table whose rows are tested together (`tables()`)
+    comparisons: tuple  # ((better row, worse row, task), ...)
+
+# %% ../nbs/07a_tables.ipynb 9
+_FUSED = ("fused_concat", "fused_svd", "multitask")  # the constructions that combine both embeddings first
+_QUANTIZERS = ("dictionary", "residual_lfq", "rq_vae")  # Table 3's ablations of RQ-KMeans
+FINDINGS = [
+    Finding("Search-tuned IDs beat content IDs on search", "table1", ((row("search"), row("content"), "search"),)),
+    Finding("Search-tuned IDs beat rec-tuned IDs on search", "table1", ((row("search"), row("rec"), "search"),)),
+    Finding("Rec-tuned IDs beat content IDs on rec", "table1", ((row("rec"), row("content"), "rec"),)),
+    Finding("Rec-tuned IDs beat search-tuned IDs on rec", "table1", ((row("rec"), row("search"), "rec"),)),
+    *[Finding(f"{n} trails the fused and multi-task constructions on {t}", "table2",
+              tuple((row(f), row(c), k) for f in _FUSED))
+      for c, n in (("separate", "Separate"), ("prefix_share", "Prefix-share"))
+      for k, t in (("search", "search"), ("rec", "rec"))],
+    Finding("Fused SVD beats Fused concat on rec", "table2",
+            ((row("fused_svd"), row("fused_concat"), "rec"),)),
+    Finding("Fused concat beats Fused SVD on search", "table2", ((row("fused_concat"), row("fused_svd"), "search"),)),
+    Finding("Multi-task beats rec-tuned IDs on search and search-tuned IDs on rec", "table2",
+            ((row("multitask"), row("rec"), "search"), (row("multitask"), row("search"), "rec"))),
+    *[Finding(f"RQ-KMeans beats dictionary learning, ResidualLFQ and RQ-VAE on {t}", "table3",
+              tuple((row(TABLE3_SPACE), row(TABLE3_SPACE, q), k) for q in _QUANTIZERS))
+      for k, t in (("search", "search"), ("rec", "rec"))],
+]

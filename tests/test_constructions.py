@@ -3,7 +3,8 @@ schemes' tokens. That each learned component learned something is in `test_learn
 import json
 import pytest
 from semid_nb.core import get_config
-from semid_nb.data import load_dataset, generate_queries
+from semid_nb.data import load_dataset
+from semid_nb.queries import generate_queries
 from semid_nb.embeddings import SPACES
 from semid_nb.semantic_ids import SCHEMES, build_id_sets, id_set_stats, construction_spaces
 from semid_nb.runner import run_experiment, is_finished

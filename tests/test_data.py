@@ -1,6 +1,8 @@
 """Data stage on the other raw layout (GroupLens u.data/u.item) and split invariants on ml-100k."""
 import numpy as np, pandas as pd
-from semid_nb.data import load_dataset, rec_examples, generate_queries, read_movielens, query_ambiguity
+from semid_nb.data import load_dataset, rec_examples
+from semid_nb.datasets import read_movielens
+from semid_nb.queries import generate_queries, query_ambiguity
 
 
 def test_grouplens_layout(tmp_path):

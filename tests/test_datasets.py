@@ -6,7 +6,9 @@ from pathlib import Path
 import numpy as np, pandas as pd, pytest
 from loopback import file_server
 from semid_nb.core import SemidError, outputs_dir
-from semid_nb.data import load_dataset, release_dir, dataset_dir, make_queries, query_ambiguity
+from semid_nb.data import load_dataset
+from semid_nb.datasets import release_dir, dataset_dir
+from semid_nb.queries import make_queries, query_ambiguity
 from semid_nb.runner import run_experiment, is_finished
 
 

@@ -3,7 +3,7 @@ import pytest
 import torch
 from transformers import T5Config, T5ForConditionalGeneration
 
-from semid_nb.evaluation import IDTrie, _decoder_logits, _encode, diverse_beam_search, exhaustive_scores
+from semid_nb.decoding import IDTrie, _decoder_logits, _encode, diverse_beam_search, exhaustive_scores
 
 N_ITEMS, L, N_Q = 25, 3, 6
 

@@ -2,7 +2,7 @@
 autocast) follows the CPU's loss within 5%. tools/device_check.sh runs this file on a lent GPU."""
 import pytest, torch
 from transformers import T5Config, T5ForConditionalGeneration
-from semid_nb.evaluation import IDTrie, diverse_beam_search, trie_scores, exact_top_items
+from semid_nb.decoding import IDTrie, diverse_beam_search, trie_scores, exact_top_items
 from semid_nb.joint_model import train_model
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")

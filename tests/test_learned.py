@@ -2,7 +2,8 @@
 bi-encoder's loss goes down, no quantizer collapses, Prefix-share learns both tasks' codebooks."""
 import numpy as np, pytest
 from semid_nb.core import get_config
-from semid_nb.data import load_dataset, generate_queries
+from semid_nb.data import load_dataset
+from semid_nb.queries import generate_queries
 from semid_nb.embeddings import SPACES, item_embeddings, enmf, finetune_bi_encoder, load_sentence_model, cooccurrence_pairs
 from semid_nb.semantic_ids import QUANTIZERS, quantize, add_collision_level, id_stats, prefix_share_codes
 

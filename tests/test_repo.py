@@ -33,7 +33,7 @@ def test_parameters_tag_kept():
 
 def test_notebooks_are_numbered_stages_and_clean():
     names = sorted(p.stem for p in (ROOT/"nbs").glob("*.ipynb"))
-    assert names == ["00_core", "01_data", "01a_llm_queries", "02_embeddings", "02a_recbole_compat", "03_semantic_ids", "04_joint_model", "05_evaluation", "06_experiment", "06a_runner", "07_grid", "07a_tables", "08_report", "09_scale", "11_cli", "index"]
+    assert names == ["00_core", "01_data", "01a_datasets", "01b_queries", "01c_llm_queries", "02_embeddings", "02a_recbole_compat", "03_semantic_ids", "04_joint_model", "05_evaluation", "05a_decoding", "05b_metrics", "05c_baselines", "06_experiment", "06a_runner", "07_grid", "07a_tables", "08_report", "09_scale", "11_cli", "index"]
     for p in (ROOT/"nbs").glob("*.ipynb"):
         for c in json.loads(p.read_text())["cells"]:
             assert set(c.get("metadata", {})) <= {"tags"}, (p.name, c["metadata"])
@@ -96,3 +96,15 @@ def test_each_stage_is_called_from_one_place():
                 name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
                 if name in calls: calls[name].append(f"{m}:{node.lineno}")
     assert all(len(v) == 1 for v in calls.values()), calls
+
+
+def test_readme_is_a_short_guide_with_generated_results():
+    from semid_nb.report import readme_results
+    text = (ROOT/"README.md").read_text()
+    lines = text.splitlines()
+    assert len(lines) <= 200, len(lines)
+    assert not [i for i, l in enumerate(lines, 1) if len(l) > 120], "README lines over 120 characters"
+    assert "https://arxiv.org/abs/2508.10478" in text and "@inproceedings" in text
+    marker = "<!-- results: generated from outputs/report/ by semid_nb.report.readme_results -->"
+    section = text.split(marker, 1)[1].split("\n## ", 1)[0].strip()
+    assert section == readme_results(ROOT/"outputs"/"report").strip(), "README results differ from outputs/report"
