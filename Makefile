@@ -50,8 +50,7 @@ check-sync: $(STAMP)  ## fails if semid_nb/, README.md or the cleaned notebooks 
 	$(PY) tools/make_readme.py
 	git diff --exit-code -- semid_nb README.md nbs || (echo "run 'make export' and commit the result" && exit 1)
 
-execute-nbs: $(STAMP)  ## run notebooks 00-05, 07 and 08 in place so readers see their outputs, then clean them
-	# 06 is what `make run` executes per run; 07 and 08 read the default grid's finished runs (run `make run` first)
-	for nb in nbs/0[0-5]*.ipynb nbs/07_grid.ipynb nbs/08_report.ipynb; do \
-	  $(VENV)/bin/papermill -k semid_nb --cwd nbs --no-progress-bar "$$nb" "$$nb" || exit 1; done
+execute-nbs: $(STAMP)  ## run the notebooks in place (not their slow cells) so readers see their outputs, then clean them
+	# a `#| slow` cell keeps its committed output (it trains a model or reads a finished grid): `--slow` runs them too
+	OMP_NUM_THREADS=1 $(PY) tools/execute_nbs.py $(filter-out nbs/index.ipynb,$(wildcard nbs/*.ipynb))
 	$(CLEAN_NBS)

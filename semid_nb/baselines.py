@@ -16,13 +16,13 @@ from .metrics import (TASKS, target_ranks, metrics_from_ranks, split_rec, task_m
 __all__ = ['BASELINES', 'dense_bi_encoder', 'bm25_ranks', 'bm25', 'enmf_baseline', 'sasrec_baseline', 'dense_next_item',
            'popularity', 'random_ranking', 'chosen_baselines', 'run_baselines', 'results_table']
 
-# %% ../nbs/05c_baselines.ipynb 5
+# %% ../nbs/05c_baselines.ipynb 6
 BASELINES = Registry("baseline", inputs=("data", "cfg", "queries", "test_q", "rec_test", "construction", "seed",
                                          "cache_dir"))
 
 def _rec_targets(data, rec_test) -> tuple: return rec_test.target.to_numpy(), data.head[rec_test.target.to_numpy()]
 
-# %% ../nbs/05c_baselines.ipynb 7
+# %% ../nbs/05c_baselines.ipynb 8
 @BASELINES.register("dense_bi_encoder", label="dense bi-encoder")
 def dense_bi_encoder(data, cfg, queries, test_q, construction, seed, cache_dir) -> dict:
     "Search Recall by cosine between the query and item embeddings of the construction's text space."
@@ -32,7 +32,7 @@ def dense_bi_encoder(data, cfg, queries, test_q, construction, seed, cache_dir) 
     ranks = target_ranks(dense_search_ranks(enc, emb, test_q["query"].tolist()), test_q.item.to_numpy())
     return {"label": f"dense bi-encoder ({space})", "search": metrics_from_ranks(ranks)}
 
-# %% ../nbs/05c_baselines.ipynb 9
+# %% ../nbs/05c_baselines.ipynb 11
 def bm25_ranks(docs:list[str], # one text per item
                queries:list[str], # query texts
                k:int=30, k1:float=1.2, b:float=0.75) -> np.ndarray:
@@ -49,13 +49,14 @@ def bm25_ranks(docs:list[str], # one text per item
     s = s.toarray() + np.random.default_rng(0).random((len(queries), n)) * 1e-6  # ties broken at random, not by item id
     return top_k(s, k)
 
+# %% ../nbs/05c_baselines.ipynb 13
 @BASELINES.register("bm25", label="BM25")
 def bm25(data, test_q) -> dict:
     "Search Recall of BM25 over the item texts."
     return {"search": metrics_from_ranks(target_ranks(bm25_ranks(data.items.text.tolist(), test_q["query"].tolist()),
                                                       test_q.item.to_numpy()))}
 
-# %% ../nbs/05c_baselines.ipynb 12
+# %% ../nbs/05c_baselines.ipynb 17
 @BASELINES.register("enmf", label="ENMF")
 def enmf_baseline(data, cfg, rec_test, seed, cache_dir) -> dict:
     "Recommendation Recall of ENMF with the rec space's settings, and its validation sweep."
@@ -66,6 +67,7 @@ def enmf_baseline(data, cfg, rec_test, seed, cache_dir) -> dict:
             "info": {"lr": float(f["lr"]),
                      "valid_recall@30": {str(float(lr)): float(v) for lr, v in zip(f["lrs"], f["valid_recall"])}}}
 
+# %% ../nbs/05c_baselines.ipynb 19
 _SASREC = {k: f"sasrec_{k}" for k in ("epochs", "batch_size", "dim", "lr", "max_len")}
 
 @BASELINES.register("sasrec", label="SASRec", settings=_SASREC, opt_in=True)  # minutes per epoch on a CPU
@@ -77,6 +79,7 @@ def sasrec_baseline(data, rec_test, seed, cache_dir, epochs, batch_size, dim, lr
     ranks = target_ranks(f["top"][[row[u] for u in rec_test.user]], target)
     return {**task_metrics(split_rec(ranks, head)), "info": {"valid_recall@30": float(f["valid_recall"])}}
 
+# %% ../nbs/05c_baselines.ipynb 21
 @BASELINES.register("dense_next_item", label="dense next-item")
 def dense_next_item(data, cfg, queries, rec_test, construction, seed, cache_dir) -> dict|None:
     "Recommendation Recall of the items nearest the user's last item in the construction's space (None for schemes)."
@@ -87,6 +90,7 @@ def dense_next_item(data, cfg, queries, rec_test, construction, seed, cache_dir)
                                                last), target)
     return {"label": f"dense next-item ({construction})", **task_metrics(split_rec(ranks, head))}
 
+# %% ../nbs/05c_baselines.ipynb 23
 @BASELINES.register("popularity", label="popularity")
 def popularity(data, test_q, rec_test) -> dict:
     "Both tasks ranked by train popularity."
@@ -94,12 +98,13 @@ def popularity(data, test_q, rec_test) -> dict:
     return task_metrics({"search": popularity_ranks(data.item_pop, test_q.item.to_numpy()),
                          **split_rec(popularity_ranks(data.item_pop, target), head)})
 
+# %% ../nbs/05c_baselines.ipynb 25
 @BASELINES.register("random", label="random", report=False)
 def random_ranking(data) -> dict:
     "The expected metrics of a uniformly random ranking, every task."
     return {t: random_baseline(data.n_items) for t in TASKS}
 
-# %% ../nbs/05c_baselines.ipynb 14
+# %% ../nbs/05c_baselines.ipynb 28
 def chosen_baselines(cfg:dict, # settings: `baselines` (names, or None for all but the opt-in ones) and
                                 # `opt_in_baselines` (names added to None's)
                     ) -> list:
@@ -112,6 +117,7 @@ def chosen_baselines(cfg:dict, # settings: `baselines` (names, or None for all b
     extra = {BASELINES[n].name for n in extra}  # (an unknown name is refused here)
     return [e for e in BASELINES.values() if not e.meta.get("opt_in") or e.name in extra]
 
+# %% ../nbs/05c_baselines.ipynb 30
 def run_baselines(data, cfg:dict, queries:pd.DataFrame, # the run's dataset, settings and query table
                   test_q:pd.DataFrame, rec_test:pd.DataFrame, # its test sets (from `eval_sets`)
                   construction:str, seed:int=0, cache_dir=None) -> dict:
@@ -123,6 +129,7 @@ def run_baselines(data, cfg:dict, queries:pd.DataFrame, # the run's dataset, set
         if res is not None: out[b.name] = {"label": b.label, **res}
     return out
 
+# %% ../nbs/05c_baselines.ipynb 32
 def results_table(metrics:dict, # a run's metrics per task
                   baselines:dict, # from `run_baselines`
                   measure:str="recall@30") -> pd.DataFrame:

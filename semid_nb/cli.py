@@ -44,6 +44,7 @@ def run_parser() -> argparse.ArgumentParser:
                     help="run in this process, without papermill (under `accelerate launch`, or without Jupyter)")
     return ap
 
+# %% ../nbs/11_cli.ipynb 10
 def run_main(argv=None):
     "`semid-run`: run one experiment (default: the default preset on ml-100k) and print its results."
     a = run_parser().parse_args(argv)
@@ -63,7 +64,7 @@ def run_main(argv=None):
     print("\nstages (seconds, peak memory): " + "; ".join(f"{k} {v:.0f} s{peak(k)}" for k, v in rep["seconds"].items()))
     print(f"results: {run_dir}")
 
-# %% ../nbs/11_cli.ipynb 11
+# %% ../nbs/11_cli.ipynb 13
 def grid_parser() -> argparse.ArgumentParser:
     "The arguments of `semid-grid`."
     ap = argparse.ArgumentParser(prog="semid-grid", description="Run a grid of experiments (papermill), resumably.")
@@ -86,6 +87,7 @@ def grid_parser() -> argparse.ArgumentParser:
     ap.add_argument("--no-report", action="store_true", help="skip writing the report (`report_dir`)")
     return ap
 
+# %% ../nbs/11_cli.ipynb 15
 def grid_main(argv=None):
     "`semid-grid`: run a grid (default: the `default` grid on ml-100k), then write its report."
     a = grid_parser().parse_args(argv)

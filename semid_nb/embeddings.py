@@ -20,10 +20,10 @@ __all__ = ['SPACES', 'load_sentence_model', 'encode_texts', 'pretrained_encoder'
            'rec_space', 'enmf_rec_ranks', 'sasrec', 'cooccurrence_pairs', 'multitask_encoder', 'fuse', 'fused_concat',
            'fused_svd', 'dense_next_item_ranks']
 
-# %% ../nbs/02_embeddings.ipynb 5
+# %% ../nbs/02_embeddings.ipynb 6
 SPACES = Registry("embedding", inputs=("data", "queries", "seed", "cache_dir"))
 
-# %% ../nbs/02_embeddings.ipynb 6
+# %% ../nbs/02_embeddings.ipynb 7
 def load_sentence_model(name:str="all-MiniLM-L6-v2", # sentence-transformers name or local folder
                         device=None, # torch device; default: CUDA if available
                        ):
@@ -33,7 +33,7 @@ def load_sentence_model(name:str="all-MiniLM-L6-v2", # sentence-transformers nam
     if os.path.isdir(path): os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local folder needs no network
     return SentenceTransformer(path, device=str(device or get_device()))
 
-# %% ../nbs/02_embeddings.ipynb 7
+# %% ../nbs/02_embeddings.ipynb 9
 def encode_texts(model, # a SentenceTransformer
                  texts:list[str], # texts to embed
                  batch_size:int=64, # texts per forward pass
@@ -43,11 +43,11 @@ def encode_texts(model, # a SentenceTransformer
     return np.asarray(model.encode(list(texts), batch_size=batch_size, show_progress_bar=progress,
                                    convert_to_numpy=True), dtype=np.float32)
 
-# %% ../nbs/02_embeddings.ipynb 10
+# %% ../nbs/02_embeddings.ipynb 12
 @SPACES.register("content", label="Content", settings={"name": "embedding_model"}, tables=(1, 2), row=1, encoder=True)
 def pretrained_encoder(name:str): return load_sentence_model(name)
 
-# %% ../nbs/02_embeddings.ipynb 12
+# %% ../nbs/02_embeddings.ipynb 15
 def unique_item_batches(items:np.ndarray, # the item of each training pair
                         batch_size:int, seed:int=0) -> list[np.ndarray]:
     "Shuffled batches of pair indices in which no item appears twice."
@@ -60,7 +60,7 @@ def unique_item_batches(items:np.ndarray, # the item of each training pair
         batches += [idx[i:i + batch_size] for i in range(0, len(idx), batch_size)]
     return [batches[i] for i in rng.permutation(len(batches))]
 
-# %% ../nbs/02_embeddings.ipynb 14
+# %% ../nbs/02_embeddings.ipynb 18
 def finetune_bi_encoder(model, # a SentenceTransformer, trained in place
                         queries:list[str], docs:list[str], # the pairs: query i is relevant to doc i
                         doc_ids:np.ndarray, # an id per doc (pairs with the same id never share a batch)
@@ -87,7 +87,7 @@ def finetune_bi_encoder(model, # a SentenceTransformer, trained in place
     n = len(queries) * epochs * (2 if pairs2 is not None else 1)
     return {"losses": losses, "pairs_per_s": n / (time.time() - t0)}
 
-# %% ../nbs/02_embeddings.ipynb 15
+# %% ../nbs/02_embeddings.ipynb 20
 _TUNING = {"name": "embedding_model", "epochs": "search_epochs", "batch_size": "search_batch_size", "lr": "search_lr"}
 
 @SPACES.register("search", label="Search", settings=_TUNING, tables=(1, 2), row=2, encoder=True, tuned=True,
@@ -108,7 +108,7 @@ def tuned_encoder(data, # an `SRData`
     print(f"bi-encoder: loss {loss0:.2f} -> {loss1:.2f}, {hist['pairs_per_s']:.0f} pairs/s")
     return model
 
-# %% ../nbs/02_embeddings.ipynb 17
+# %% ../nbs/02_embeddings.ipynb 22
 def space_key(data, # an `SRData`
               space:str, # a name in `SPACES`
               cfg:dict, # preset settings
@@ -121,6 +121,7 @@ def space_key(data, # an `SRData`
     return stable_hash(space, e.kwargs(cfg), data.fingerprint, q, seed,
                        [space_key(data, n, cfg, queries, seed) for n in e.needs])
 
+# %% ../nbs/02_embeddings.ipynb 24
 def bi_encoder(data, # an `SRData`
                space:str="content", # a text space (`encoder=True`)
                cfg:dict|None=None, # preset settings
@@ -139,6 +140,7 @@ def bi_encoder(data, # an `SRData`
     tmp = path.with_name(path.name + ".partial"); model.save(str(tmp)); os.replace(tmp, path)
     return model
 
+# %% ../nbs/02_embeddings.ipynb 26
 def item_embeddings(data, # an `SRData`
                     space:str="content", # a name in `SPACES`
                     cfg:dict|None=None, # preset settings
@@ -158,7 +160,7 @@ def item_embeddings(data, # an `SRData`
                                   np.float32)}
     return cached_npz(f"embeddings/{space}-{space_key(data, space, cfg, queries, seed)}", compute, cache_dir)["emb"]
 
-# %% ../nbs/02_embeddings.ipynb 20
+# %% ../nbs/02_embeddings.ipynb 30
 def neighbours(emb:np.ndarray, # item embeddings
                i:int, # an item id
                k:int=5) -> np.ndarray:
@@ -167,7 +169,7 @@ def neighbours(emb:np.ndarray, # item embeddings
     s = x @ x[i]; s[i] = -np.inf
     return top_k(s[None], k)[0]
 
-# %% ../nbs/02_embeddings.ipynb 23
+# %% ../nbs/02_embeddings.ipynb 33
 def dense_search_ranks(model, # the SentenceTransformer that made `emb`
                        emb:np.ndarray, # item embeddings
                        queries:list[str], # query texts
@@ -176,7 +178,7 @@ def dense_search_ranks(model, # the SentenceTransformer that made `emb`
     "Top-`k` item ids per query by cosine similarity, `[n_queries, k]`."
     return top_k(l2_normalise(encode_texts(model, queries, batch_size)) @ l2_normalise(emb).T, k)
 
-# %% ../nbs/02_embeddings.ipynb 28
+# %% ../nbs/02_embeddings.ipynb 38
 def _recbole_sequences(data, work:str) -> None:
     "Write the train sequences, each ending with the user's validation item, as RecBole atomic files under `work`."
     d = Path(work)/"semid"; d.mkdir()
@@ -185,6 +187,7 @@ def _recbole_sequences(data, work:str) -> None:
                                                                                           index=False)
     pd.DataFrame({"item_id:token": range(data.n_items)}).to_csv(d/"semid.item", sep="\t", index=False)
 
+# %% ../nbs/02_embeddings.ipynb 39
 # in the cache keys of what `_recbole_fit` trains; "v2": seeded as RecBole's `run_recbole` seeds (before, the
 # factors hung on the process's RNG state), and `recbole_compat`'s ENMF forward
 _RECBOLE_FIT = "v2"
@@ -226,6 +229,7 @@ def _recbole_fit(model_cls_name:str, data, seed:int, **settings):
         ours = np.array([-1] + [int(t) for t in ds.field2id_token["item_id"][1:]])  # 0 is RecBole's padding
         yield ds, model, float(best), ours
 
+# %% ../nbs/02_embeddings.ipynb 40
 def _enmf_one(data, epochs:int, batch_size:int, dim:int, lr:float, seed:int) -> dict:
     "Train ENMF once with RecBole; factors indexed by our item ids and `data.users` order."
     with _recbole_fit("ENMF", data, seed, epochs=epochs, train_batch_size=batch_size, embedding_size=dim,
@@ -237,7 +241,7 @@ def _enmf_one(data, epochs:int, batch_size:int, dim:int, lr:float, seed:int) -> 
         out["item"][ours[1:]] = model.item_embedding.weight.detach().cpu().numpy()[1:]
     return out
 
-# %% ../nbs/02_embeddings.ipynb 29
+# %% ../nbs/02_embeddings.ipynb 41
 def enmf(data, # an `SRData`
          seed:int=0, cache_dir=None,
          epochs:int=30, batch_size:int=512, dim:int=256, # the paper's settings
@@ -256,6 +260,7 @@ def enmf(data, # an `SRData`
     key = stable_hash("enmf", _RECBOLE_FIT, data.fingerprint, epochs, batch_size, dim, lrs, seed)
     return cached_npz(f"enmf/{key}", fit, cache_dir)
 
+# %% ../nbs/02_embeddings.ipynb 43
 @SPACES.register("rec", label="Rec (ENMF)", settings={"epochs": "rec_epochs", "batch_size": "rec_batch_size",
                                                       "dim": "rec_dim", "lrs": "rec_lrs"},
                  tables=(1, 2), row=3, dense="content")
@@ -263,7 +268,7 @@ def rec_space(data, seed, cache_dir, epochs, batch_size, dim, lrs):
     "ENMF's item factors (items without train interactions keep their random initial vector)."
     return enmf(data, seed, cache_dir, epochs, batch_size, dim, lrs)["item"]
 
-# %% ../nbs/02_embeddings.ipynb 32
+# %% ../nbs/02_embeddings.ipynb 47
 def enmf_rec_ranks(f:dict, # `enmf` output
                    data, users:list, # the users to recommend to (keys of `data.train`)
                    k:int=30, exclude_seen:bool=True) -> np.ndarray:
@@ -274,7 +279,7 @@ def enmf_rec_ranks(f:dict, # `enmf` output
         for r, u in enumerate(users): s[r, list(data.train[u]) + [data.valid[u]]] = -np.inf
     return top_k(s, k)
 
-# %% ../nbs/02_embeddings.ipynb 36
+# %% ../nbs/02_embeddings.ipynb 52
 def sasrec(data, # an `SRData`
            seed:int=0, cache_dir=None,
            epochs:int=30, batch_size:int=256, dim:int=64, lr:float=1e-3, # training (Adam, cross-entropy)
@@ -304,7 +309,7 @@ def sasrec(data, # an `SRData`
     key = stable_hash("sasrec", _RECBOLE_FIT, data.fingerprint, epochs, batch_size, dim, lr, max_len, k, seed)
     return cached_npz(f"sasrec/{key}", fit, cache_dir)
 
-# %% ../nbs/02_embeddings.ipynb 40
+# %% ../nbs/02_embeddings.ipynb 56
 def cooccurrence_pairs(data, # an `SRData`
                        window:int=1, # an item pairs with each of the next `window` items of the history
                        n:int|None=None, # pairs to sample (None: all, shuffled)
@@ -317,7 +322,7 @@ def cooccurrence_pairs(data, # an `SRData`
     if n is None or n <= len(pairs): return pairs[rng.permutation(len(pairs))[:n]]
     return pairs[rng.integers(0, len(pairs), n)]
 
-# %% ../nbs/02_embeddings.ipynb 41
+# %% ../nbs/02_embeddings.ipynb 58
 @SPACES.register("multitask", label="Multi-task", settings={**_TUNING, "window": "multitask_window",
                                                             "n_pairs": "multitask_item_pairs"},
                  tables=(2,), row=8, encoder=True, tuned=True, queries=True)
@@ -329,7 +334,7 @@ def multitask_encoder(data, queries, seed, name, epochs, batch_size, lr,
     n = n_pairs or int((queries.split == "train").sum())
     return tuned_encoder(data, queries, seed, name, epochs, batch_size, lr, cooccurrence_pairs(data, window, n, seed))
 
-# %% ../nbs/02_embeddings.ipynb 44
+# %% ../nbs/02_embeddings.ipynb 61
 def fuse(a:np.ndarray, b:np.ndarray, # two embeddings of the same items
          how:str="concat", # "concat" or "svd"
          seed:int=0) -> np.ndarray:
@@ -342,13 +347,15 @@ def fuse(a:np.ndarray, b:np.ndarray, # two embeddings of the same items
     if a.shape[1] > b.shape[1]: a = TruncatedSVD(b.shape[1], random_state=seed).fit_transform(a).astype(np.float32)
     return a + b
 
+# %% ../nbs/02_embeddings.ipynb 63
 @SPACES.register("fused_concat", label="Fused concat", needs=("search", "rec"), tables=(2,), row=6, dense="search")
 def fused_concat(search, rec): return fuse(search, rec, "concat")
 
+# %% ../nbs/02_embeddings.ipynb 64
 @SPACES.register("fused_svd", label="Fused SVD", needs=("search", "rec"), tables=(2,), row=7, dense="search")
 def fused_svd(search, rec, seed): return fuse(search, rec, "svd", seed)
 
-# %% ../nbs/02_embeddings.ipynb 47
+# %% ../nbs/02_embeddings.ipynb 67
 def dense_next_item_ranks(emb:np.ndarray, # item embeddings
                           last_items:np.ndarray, # each user's most recent item
                           k:int=30) -> np.ndarray:

@@ -15,7 +15,7 @@ from .metrics import TASKS, target_ranks, metrics_from_ranks, split_rec, task_me
 # %% auto 0
 __all__ = ['DECODERS', 'eval_sets', 'rankers', 'evaluate', 'validation_sets', 'Validator', 'validation_figure']
 
-# %% ../nbs/05_evaluation.ipynb 5
+# %% ../nbs/05_evaluation.ipynb 7
 def eval_sets(data, # an `SRData`
               queries:pd.DataFrame, # the query table
               cfg:dict, # preset settings: max_history, max_eval_queries, max_eval_users
@@ -30,7 +30,7 @@ def eval_sets(data, # an `SRData`
         rec_test = rec_test.sample(cfg["max_eval_users"], random_state=seed)
     return test_q, rec_test
 
-# %% ../nbs/05_evaluation.ipynb 7
+# %% ../nbs/05_evaluation.ipynb 10
 DECODERS = ("diverse_beam", "exact")  # the paper's, and the exact top 30 (see above)
 
 def rankers(model, tok, # trained model and tokenizer
@@ -47,7 +47,7 @@ def rankers(model, tok, # trained model and tokenizer
               constrained=cfg["constrained"], **common)
     return (lambda prompts, t, desc: rank_items(model, tok, prompts, t, desc=desc, **kw)), exact
 
-# %% ../nbs/05_evaluation.ipynb 9
+# %% ../nbs/05_evaluation.ipynb 13
 def evaluate(model, tok, # trained model and tokenizer
              data, # `SRData`
              test_q:pd.DataFrame, # test queries (columns item, query)
@@ -76,7 +76,7 @@ def evaluate(model, tok, # trained model and tokenizer
         out["exact"] = {"metrics": task_metrics(ranks_x), "queries_per_s": {t: ranked_x[t][1] for t in ranked_x}}
     return out
 
-# %% ../nbs/05_evaluation.ipynb 11
+# %% ../nbs/05_evaluation.ipynb 16
 def validation_sets(data, # an `SRData`
                     queries:pd.DataFrame, # the run's query table
                     cfg:dict, # preset settings: max_history, max_valid_prompts and the template source's
@@ -94,6 +94,7 @@ def validation_sets(data, # an `SRData`
     if n and len(rec_valid) > n: rec_valid = rec_valid.sample(n, random_state=seed)
     return valid_q, rec_valid
 
+# %% ../nbs/05_evaluation.ipynb 18
 class Validator:
     "Called after each epoch: validation Recall@30 of both tasks with the run's decoder; keeps the best weights."
     def __init__(self, model, tok, # the model being trained and its tokenizer
@@ -127,6 +128,7 @@ class Validator:
         return {"curve": self.curve, "best_epoch": self.best[1], "kept_epoch": self.best[1] if self.keep_best else last,
                 "prompts": {t: len(p) for t, p in self.prompts.items()}}
 
+# %% ../nbs/05_evaluation.ipynb 21
 def validation_figure(val:dict, # from `Validator.finish`
                       title:str="validation"):
     "Validation Recall@30 per epoch for each task, the kept epoch marked."

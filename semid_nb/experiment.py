@@ -51,7 +51,7 @@ def validate_params(p:dict, # the run's parameters (every name in `PARAM_NAMES`)
         if not (cfg[k] is None or isinstance(cfg[k], int)): raise SemidError(f"{k} takes an integer, got {cfg[k]!r}.")
     return cfg
 
-# %% ../nbs/06_experiment.ipynb 9
+# %% ../nbs/06_experiment.ipynb 10
 def run_name(p:dict) -> str:
     "A readable, unique folder name for a run's parameters."
     m = "t5-scratch" if p["model"] == "t5-scratch" else Path(p["model"]).name
@@ -60,7 +60,7 @@ def run_name(p:dict) -> str:
     tail = f"-{stable_hash(extra, n=8)}" if extra else ""
     return f"{p['dataset']}-{q}-{p['embedding']}-{p['quantizer']}-{m}-{p['preset']}-s{p['seed']}{tail}"
 
-# %% ../nbs/06_experiment.ipynb 12
+# %% ../nbs/06_experiment.ipynb 14
 def run_params(params:dict, # a run's parameters; missing ones take `PARAM_DEFAULTS`
               ) -> dict:
     "Every parameter of a run: unknown names refused, plug-ins loaded, folders and files as absolute paths."
@@ -73,7 +73,7 @@ def run_params(params:dict, # a run's parameters; missing ones take `PARAM_DEFAU
     if p["data_dir"]: p["data_dir"] = str(Path(p["data_dir"]).expanduser().resolve())
     return p
 
-# %% ../nbs/06_experiment.ipynb 15
+# %% ../nbs/06_experiment.ipynb 18
 @dataclass
 class Inputs:
     "What a run reads before training: its parameters, settings, seeds, dataset and query table."
@@ -85,6 +85,7 @@ class Inputs:
     queries: pd.DataFrame  # the query table (train and test)
     threads: dict = field(default_factory=dict)  # the thread and determinism settings in force (`fix_threads`)
 
+# %% ../nbs/06_experiment.ipynb 19
 def load_inputs(params:dict, # the run's parameters (missing ones take `PARAM_DEFAULTS`)
                 progress:bool=True, # progress bars (downloads, language-model queries)
                ) -> Inputs:
@@ -97,6 +98,7 @@ def load_inputs(params:dict, # the run's parameters (missing ones take `PARAM_DE
     queries = make_queries(data, p["queries"], cfg, sseed, progress=progress)
     return Inputs(p, cfg, p["seed"], sseed, data, queries, threads)
 
+# %% ../nbs/06_experiment.ipynb 21
 def write_params(run_dir, inp:Inputs) -> Path:
     "Write `params.json`: every parameter and setting, the seeds, package versions, commit and device."
     return write_json(Path(run_dir)/"params.json", {
@@ -105,7 +107,7 @@ def write_params(run_dir, inp:Inputs) -> Path:
         "versions": package_versions(), "git_commit": git_commit(), "device": str(get_device()),
         "run_name": Path(run_dir).name})
 
-# %% ../nbs/06_experiment.ipynb 19
+# %% ../nbs/06_experiment.ipynb 26
 def run_id_sets(inp:Inputs, # the run's inputs (`load_inputs`)
                 construction:str|None=None, # another construction of the same data (default: the run's)
                 quantizer:str|None=None, # another quantizer (default: the run's)
@@ -115,7 +117,7 @@ def run_id_sets(inp:Inputs, # the run's inputs (`load_inputs`)
     return build_id_sets(inp.data, construction or p["embedding"], quantizer or p["quantizer"], inp.cfg, inp.queries,
                          inp.shared_seed)
 
-# %% ../nbs/06_experiment.ipynb 20
+# %% ../nbs/06_experiment.ipynb 28
 def train_joint(inp:Inputs, # the run's inputs (`load_inputs`)
                 id_sets:dict, # the construction's ID sets (`build_id_sets`)
                 callback=None, # told the training progress (a `StageMeter.log`)
@@ -136,7 +138,7 @@ def train_joint(inp:Inputs, # the run's inputs (`load_inputs`)
     hist.update(n_search=examples["n_search"], n_rec=examples["n_rec"], validation=val.finish() if val else None)
     return net, tok, hist
 
-# %% ../nbs/06_experiment.ipynb 23
+# %% ../nbs/06_experiment.ipynb 31
 def evaluate_model(inp:Inputs, model, tok, # the run's inputs and trained model
                    id_sets:dict, # the ID sets it was trained with
                    cfg:dict|None=None, # settings to evaluate with (default: the run's; e.g. another decoder)
@@ -148,7 +150,7 @@ def evaluate_model(inp:Inputs, model, tok, # the run's inputs and trained model
     test_q, rec_test = eval_sets(inp.data, inp.queries, cfg, inp.shared_seed)
     return test_q, rec_test, evaluate(model, tok, inp.data, test_q, rec_test, id_sets, cfg, progress, accelerator)
 
-# %% ../nbs/06_experiment.ipynb 24
+# %% ../nbs/06_experiment.ipynb 32
 def peak_rss_mb(reset:bool=False, # start measuring the peak again afterwards (Linux)
                ) -> float:
     "Peak resident memory of this process in MiB, since it started or the last reset (Linux `VmHWM`, else `ru_maxrss`)."
@@ -165,6 +167,7 @@ def peak_rss_mb(reset:bool=False, # start measuring the peak again afterwards (L
         except OSError: pass
     return peak
 
+# %% ../nbs/06_experiment.ipynb 34
 class StageMeter:
     "Seconds and peak memory (RSS, and GPU memory on a GPU) of each stage of a run, shown in its progress log."
     def __init__(self, log=None, # a `ProgressLog` told when each stage starts
@@ -194,7 +197,7 @@ class StageMeter:
         self.end()
         return {"seconds": {**self.seconds, "total": time.time() - self.t0}, "peak_mb": self.peak_mb}
 
-# %% ../nbs/06_experiment.ipynb 27
+# %% ../nbs/06_experiment.ipynb 37
 @dataclass
 class RunResults:
     "What a run's stages produce, in order: what `write_results` writes and the notebook shows."
@@ -210,6 +213,7 @@ class RunResults:
     baselines: dict                  # the yardsticks (`run_baselines`)
     meter: StageMeter                # each stage's seconds and peak memory
 
+# %% ../nbs/06_experiment.ipynb 39
 def write_results(run_dir, # the run folder
                   res:RunResults, # what the stages produced
                  ) -> Path:
@@ -231,6 +235,7 @@ def write_results(run_dir, # the run folder
     write_json(run_dir/"metrics.json", ev["metrics"])
     return run_dir
 
+# %% ../nbs/06_experiment.ipynb 41
 def recall_figure(table:pd.DataFrame, # from `results_table`
                   title:str=""):
     "Bar chart of Recall@30 per task: the Semantic IDs beside the baselines."
@@ -239,6 +244,7 @@ def recall_figure(table:pd.DataFrame, # from `results_table`
     table.T.plot.bar(ax=ax, rot=0); ax.set(ylabel="Recall@30", title=title); ax.legend(fontsize=8)
     return fig
 
+# %% ../nbs/06_experiment.ipynb 43
 def save_figures(run_dir, # the run folder
                  hist:dict|None=None, # from `train_joint`: `loss.png`, and `validation.png` when it validated
                  table:pd.DataFrame|None=None, # from `results_table`: `recall.png`
@@ -253,7 +259,7 @@ def save_figures(run_dir, # the run folder
     for name, fig in figs.items(): fig.savefig(run_dir/f"{name}.png", dpi=100, bbox_inches="tight")
     return list(figs.values())
 
-# %% ../nbs/06_experiment.ipynb 30
+# %% ../nbs/06_experiment.ipynb 46
 def run_stages(p:dict, # the run's parameters (`run_params`)
                run_dir, # the run folder (it exists)
                accelerator=None, # an `accelerate.Accelerator` (`run_inline`): data-parallel training and decoding
@@ -291,7 +297,7 @@ def run_stages(p:dict, # the run's parameters (`run_params`)
         meter.log("written", final=True)
     return res
 
-# %% ../nbs/06_experiment.ipynb 34
+# %% ../nbs/06_experiment.ipynb 50
 def load_trained(run_dir, # a finished run with its `checkpoint/`
                  progress:bool=False,
                 ) -> tuple:

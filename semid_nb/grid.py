@@ -48,6 +48,7 @@ def grid_rows(grid:str) -> list:
     rows = GRIDS[check_choice("grid", grid, GRIDS)]["rows"]
     return list(dict.fromkeys(r for t in tables().values() for r in t["rows"])) if rows == "tables" else list(rows)
 
+# %% ../nbs/07_grid.ipynb 7
 def grid_runs(grid:str="default", # a name in `GRIDS`
               seeds:list|None=None, # replaces the grid's seeds
               **params) -> list[dict]:
@@ -68,7 +69,7 @@ def grid_runs(grid:str="default", # a name in `GRIDS`
             for e, q in grid_rows(grid) for c in combos for s in (seeds or g["seeds"])]
     return list({run_name(p): p for p in runs}.values())  # a variant that is another run's model runs once
 
-# %% ../nbs/07_grid.ipynb 6
+# %% ../nbs/07_grid.ipynb 9
 def shard(runs:list, spec:str|None) -> list:
     "The runs of shard `spec` = 'i/n' (1 <= i <= n): every n-th run starting at the i-th; all runs for None."
     if not spec: return runs
@@ -77,7 +78,7 @@ def shard(runs:list, spec:str|None) -> list:
         raise SemidError(f"--shard takes i/n with 1 <= i <= n (e.g. 2/3), got {spec!r}.")
     return runs[i - 1::n]
 
-# %% ../nbs/07_grid.ipynb 9
+# %% ../nbs/07_grid.ipynb 13
 def leaf_spaces(rows) -> list:
     "The spaces that `rows` ((construction, quantizer) pairs) read and that build on no other, fine-tuned first."
     todo, leaves = [s for e, _ in rows for s in construction_spaces(e)], set()
@@ -87,13 +88,14 @@ def leaf_spaces(rows) -> list:
         else: leaves.add(s)
     return sorted(leaves, key=lambda s: (not SPACES[s].meta.get("tuned"), s))
 
-# %% ../nbs/07_grid.ipynb 11
+# %% ../nbs/07_grid.ipynb 16
 def fitted_baselines(cfg:dict, # the runs' settings
                     ) -> list:
     "The chosen baselines that fit one model per dataset (they read a cache, not the construction), by name."
     reads = lambda b: inspect.signature(b.fn).parameters
     return [b.name for b in chosen_baselines(cfg) if "cache_dir" in reads(b) and "construction" not in reads(b)]
 
+# %% ../nbs/07_grid.ipynb 18
 def fit_baseline(inp, # a run's `Inputs`
                  name:str):
     "Fit (or find in the cache) a baseline's model the way every run of this dataset will ask for it."
@@ -101,13 +103,14 @@ def fit_baseline(inp, # a run's `Inputs`
     BASELINES[name](inp.cfg, data=inp.data, cfg=inp.cfg, queries=inp.queries, test_q=test_q, rec_test=rec_test,
                     seed=inp.shared_seed, cache_dir=None)  # as `run_baselines` is called: the default cache
 
-# %% ../nbs/07_grid.ipynb 13
+# %% ../nbs/07_grid.ipynb 20
 def _shared_job(p:dict, kind:str, name:str):
     "A worker process's share of `prepare_shared`: one space's embeddings (kind 'space') or one baseline's model."
     inp = load_inputs(p, progress=False)
     if kind == "space": item_embeddings(inp.data, name, inp.cfg, inp.queries, inp.shared_seed)
     else: fit_baseline(inp, name)
 
+# %% ../nbs/07_grid.ipynb 21
 def prepare_shared(runs:list, # run parameters (`grid_runs`)
                    progress:bool=True, # a progress bar
                    workers:int=1, # processes for the `leaf_spaces` and the `fitted_baselines`
@@ -135,11 +138,12 @@ def prepare_shared(runs:list, # run parameters (`grid_runs`)
             bi_encoder(inp.data, space, inp.cfg, inp.queries, inp.shared_seed)  # the dense yardstick's model
     return time.time() - t
 
-# %% ../nbs/07_grid.ipynb 15
+# %% ../nbs/07_grid.ipynb 23
 def _manifest(out_dir:Path, grid:str, spec) -> Path:
     "Path of the grid's manifest (per shard)."
     return out_dir/f"grid-{grid}{'' if not spec else '-shard' + spec.replace('/', 'of')}.json"
 
+# %% ../nbs/07_grid.ipynb 24
 def run_grid(grid:str="default", # a name in `GRIDS`
              shard_spec:str|None=None, # "i/n": this machine's share of the grid
              workers:int=1, # experiments at once
@@ -198,7 +202,7 @@ def run_grid(grid:str="default", # a name in `GRIDS`
                           "seed": p["seed"],
                           "state": state[run_name(p)], "folder": str(folder(p))} for p in runs])
 
-# %% ../nbs/07_grid.ipynb 19
+# %% ../nbs/07_grid.ipynb 28
 def grid_folders(grid:str="default", # a name in `GRIDS`
                  runs_dir=None, # where the grid ran (default `outputs/runs`)
                 ) -> list:

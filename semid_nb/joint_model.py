@@ -17,7 +17,7 @@ __all__ = ['check_model_source', 'train_tokenizer', 'search_prompt', 'rec_prompt
            'item_token_ids', 'encode_examples', 'pad_batch', 'padded', 'to_device', 'tokenizer_texts', 'joint_examples',
            'epoch_batches', 'train_model', 'save_checkpoint', 'train_settings', 'loss_figure']
 
-# %% ../nbs/04_joint_model.ipynb 5
+# %% ../nbs/04_joint_model.ipynb 6
 def check_model_source(model:str) -> str:
     "`t5-scratch`, or the local folder holding `model`; a `SemidError` with a hint when it is not available offline."
     if model == "t5-scratch": return model
@@ -34,7 +34,7 @@ def check_model_source(model:str) -> str:
                      "(`hf download google/flan-t5-base "
                      f"--local-dir flan-t5-base`), copy the folder here and pass model='path/to/flan-t5-base'.")
 
-# %% ../nbs/04_joint_model.ipynb 8
+# %% ../nbs/04_joint_model.ipynb 10
 def train_tokenizer(texts:list[str], # text the prompts are made of (queries, item texts)
                     vocab_size:int=4000, # target vocabulary size
                    ):
@@ -49,19 +49,22 @@ def train_tokenizer(texts:list[str], # text the prompts are made of (queries, it
     tk.post_processor = processors.TemplateProcessing(single="$A </s>", special_tokens=[("</s>", 1)])
     return PreTrainedTokenizerFast(tokenizer_object=tk, pad_token="<pad>", eos_token="</s>", unk_token="<unk>")
 
-# %% ../nbs/04_joint_model.ipynb 11
+# %% ../nbs/04_joint_model.ipynb 13
 def search_prompt(query:str) -> str:
     "The search prompt for `query`."
     return f"search: {query}"
 
+# %% ../nbs/04_joint_model.ipynb 15
 def rec_prompt(history_ids:list[str]) -> str:
     "The recommendation prompt for a history given as ID strings (oldest first)."
     return "recommend: " + " ".join(history_ids)
 
+# %% ../nbs/04_joint_model.ipynb 17
 def search_prompts(queries) -> list[str]:
     "Search prompts for query texts."
     return [search_prompt(q) for q in queries]
 
+# %% ../nbs/04_joint_model.ipynb 19
 def rec_prompts(histories, # item-id lists, oldest first
                 ids, # the `IDSet` recommendation prompts are written in
                ) -> list[str]:
@@ -69,7 +72,7 @@ def rec_prompts(histories, # item-id lists, oldest first
     strings = ids.strings()
     return [rec_prompt([strings[i] for i in h]) for h in histories]
 
-# %% ../nbs/04_joint_model.ipynb 14
+# %% ../nbs/04_joint_model.ipynb 23
 def build_model(model:str="t5-scratch", # "t5-scratch", a local folder, or a cached hub name
                 id_tokens:list[str]=(), # Semantic ID tokens to add to the vocabulary
                 texts:list[str]=(), # text to train the scratch tokenizer on
@@ -97,7 +100,7 @@ def build_model(model:str="t5-scratch", # "t5-scratch", a local folder, or a cac
         m.resize_token_embeddings(len(tok))
     return m, tok
 
-# %% ../nbs/04_joint_model.ipynb 18
+# %% ../nbs/04_joint_model.ipynb 28
 def item_token_ids(tok, ids) -> np.ndarray:
     "Token ids `[n_items, L]` of every item's Semantic ID (an `IDSet` or a code array) in `tok`'s vocabulary."
     toks = ids.tokens() if hasattr(ids, "tokens") else id_tokens(ids)
@@ -107,7 +110,7 @@ def item_token_ids(tok, ids) -> np.ndarray:
                          "build the model with every ID set's vocab.")
     return out
 
-# %% ../nbs/04_joint_model.ipynb 21
+# %% ../nbs/04_joint_model.ipynb 32
 def encode_examples(tok, # the tokenizer (with ID tokens)
                     sources:list[str], # prompts
                     target_ids:np.ndarray|None, # [n, L] token ids of each example's target item, or None
@@ -120,7 +123,7 @@ def encode_examples(tok, # the tokenizer (with ID tokens)
     if target_ids is not None: out["target"] = [list(t) + [tok.eos_token_id] for t in np.asarray(target_ids).tolist()]
     return out
 
-# %% ../nbs/04_joint_model.ipynb 22
+# %% ../nbs/04_joint_model.ipynb 34
 def pad_batch(seqs:list[list[int]], pad:int, device=None) -> tuple:
     "Right-pad `seqs` to the longest: `(ids, attention_mask)` tensors."
     n = max(map(len, seqs))
@@ -128,7 +131,7 @@ def pad_batch(seqs:list[list[int]], pad:int, device=None) -> tuple:
     for i, s in enumerate(seqs): ids[i, :len(s)] = torch.tensor(s)
     return ids.to(device), (ids != pad).long().to(device)
 
-# %% ../nbs/04_joint_model.ipynb 24
+# %% ../nbs/04_joint_model.ipynb 37
 def padded(seqs:list[list[int]], pad:int) -> tuple:
     "`(array [n, longest], lengths)`: every sequence right-padded with `pad`."
     lengths = np.array([len(s) for s in seqs])
@@ -136,12 +139,13 @@ def padded(seqs:list[list[int]], pad:int) -> tuple:
     for i, s in enumerate(seqs): out[i, :len(s)] = s
     return out, lengths
 
+# %% ../nbs/04_joint_model.ipynb 39
 def to_device(a:np.ndarray, device) -> torch.Tensor:
     "An array on `device`; to a GPU through pinned memory, without blocking."
     t = torch.from_numpy(np.ascontiguousarray(a))
     return t.pin_memory().to(device, non_blocking=True) if device.type == "cuda" else t
 
-# %% ../nbs/04_joint_model.ipynb 28
+# %% ../nbs/04_joint_model.ipynb 44
 def tokenizer_texts(data, # an `SRData`
                     queries:pd.DataFrame, # the query table (its train split is used)
                    ) -> list[str]:
@@ -149,6 +153,7 @@ def tokenizer_texts(data, # an `SRData`
     prefixes = f"{search_prompt('').strip()} {rec_prompt([]).strip()}"
     return list(queries[queries.split == "train"]["query"]) + data.items.text.tolist() + [prefixes]
 
+# %% ../nbs/04_joint_model.ipynb 46
 def joint_examples(tok, # the tokenizer, with every ID token
                    data, # an `SRData`
                    queries:pd.DataFrame, # the query table (its train split is used)
@@ -164,7 +169,7 @@ def joint_examples(tok, # the tokenizer, with every ID token
     return {**encode_examples(tok, sources, targets, cfg["max_source_len"]), "n_search": len(train_q),
             "n_rec": len(rec)}
 
-# %% ../nbs/04_joint_model.ipynb 31
+# %% ../nbs/04_joint_model.ipynb 49
 def epoch_batches(lengths:np.ndarray, # prompt length of each example
                   batch_size:int, g:torch.Generator, # batch size, random generator
                   group_by_length:bool=True, pool:int=50) -> list[list[int]]:
@@ -179,7 +184,7 @@ def epoch_batches(lengths:np.ndarray, # prompt length of each example
         batches += [chunk[j:j + batch_size].tolist() for j in range(0, len(chunk), batch_size)]
     return [batches[i] for i in torch.randperm(len(batches), generator=g).tolist()]
 
-# %% ../nbs/04_joint_model.ipynb 33
+# %% ../nbs/04_joint_model.ipynb 52
 def train_model(model, tok, # the model and its tokenizer
                 examples:dict, # from `encode_examples`: source and target id lists
                 epochs:int=3, lr:float=2e-3, batch_size:int=128, weight_decay:float=0.01, warmup_ratio:float=0.05,
@@ -240,19 +245,20 @@ def train_model(model, tok, # the model and its tokenizer
     seen = n * epochs if max_steps is None else min(n * epochs, max_steps * batch_size)
     return {"losses": losses, "seconds": secs, "examples_per_s": seen / secs, "examples": n, "on_epoch_seconds": paused}
 
-# %% ../nbs/04_joint_model.ipynb 36
+# %% ../nbs/04_joint_model.ipynb 56
 def save_checkpoint(model, tok, path) -> Path:
     "Save model and tokenizer with `save_pretrained` (loadable with `build_model(path)`)."
     path = Path(path); path.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(path); tok.save_pretrained(path)
     return path
 
-# %% ../nbs/04_joint_model.ipynb 38
+# %% ../nbs/04_joint_model.ipynb 59
 def train_settings(cfg:dict) -> dict:
     "The keyword arguments of `train_model` that the preset sets."
     keys = ("epochs", "lr", "batch_size", "weight_decay", "warmup_ratio", "group_by_length", "compile", "max_steps")
     return {k: cfg[k] for k in keys}
 
+# %% ../nbs/04_joint_model.ipynb 61
 def loss_figure(losses:list, # training loss per step
                 title:str="joint training"):
     "A matplotlib figure of the training loss (rolling mean over 20 steps)."

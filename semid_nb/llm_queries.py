@@ -49,11 +49,13 @@ def _json_object(text:str) -> dict:
     if not isinstance(obj, dict): raise ValueError("the answer's JSON is not an object")
     return obj
 
+# %% ../nbs/01c_llm_queries.ipynb 9
 def names_title(query:str, title:str) -> bool:
     "Whether `query` contains `title` as whole words (case-insensitive)."
     t = re.sub(r"\s+", " ", str(title).strip().lower())
     return bool(t) and re.search(r"(?<!\w)" + re.escape(t) + r"(?!\w)", query.lower()) is not None
 
+# %% ../nbs/01c_llm_queries.ipynb 11
 def parse_answer(text:str, # the model's answer
                  title:str, # the item's title (queries naming it are dropped)
                  n:int=10, # pairs needed
@@ -69,10 +71,11 @@ def parse_answer(text:str, # the model's answer
         raise ValueError(f"{len(pairs)} usable query/paraphrase pairs of {n} (from {len(qs)} and {len(ps)})")
     return [q for q, _ in pairs[:n]], [p for _, p in pairs[:n]]
 
-# %% ../nbs/01c_llm_queries.ipynb 11
+# %% ../nbs/01c_llm_queries.ipynb 15
 class LLMError(RuntimeError):
     "A request to the language model failed (HTTP error, timeout, a reply outside the protocol)."
 
+# %% ../nbs/01c_llm_queries.ipynb 16
 class ChatClient:
     "An OpenAI-compatible chat-completions endpoint."
     def __init__(self, url:str, # base URL, e.g. http://localhost:8000/v1
@@ -103,6 +106,7 @@ class ChatClient:
         except (ValueError, KeyError, IndexError, TypeError) as e:
             raise LLMError(f"not a chat-completions reply: {e}") from e
 
+# %% ../nbs/01c_llm_queries.ipynb 17
 class LocalLM:
     "A transformers causal LM from a folder, answering a batch of prompts at a time."
     def __init__(self, path:str, # a folder with a causal LM and its tokenizer
@@ -136,7 +140,7 @@ class LocalLM:
                                       temperature=self.temperature or None, pad_token_id=self.tok.pad_token_id)
         return self.tok.batch_decode(out[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
 
-# %% ../nbs/01c_llm_queries.ipynb 13
+# %% ../nbs/01c_llm_queries.ipynb 19
 def llm_target(url:str|None, # endpoint base URL (None: `$OPENAI_BASE_URL`, else `model` is a local folder)
                model:str|None, # the endpoint's model name, or a local folder
               ) -> tuple:
@@ -150,6 +154,7 @@ def llm_target(url:str|None, # endpoint base URL (None: `$OPENAI_BASE_URL`, else
                      "--set llm_url=http://localhost:8000/v1 llm_model=NAME, key in $OPENAI_API_KEY) or llm_model=a "
                      "local folder with a transformers causal LM.")
 
+# %% ../nbs/01c_llm_queries.ipynb 20
 def llm_client(url:str|None, # endpoint base URL (None: `$OPENAI_BASE_URL`, else `model` is a local folder)
                model:str|None, # the endpoint's model name, or a local folder
                api_key_env:str="OPENAI_API_KEY", # environment variable holding the key
@@ -160,7 +165,7 @@ def llm_client(url:str|None, # endpoint base URL (None: `$OPENAI_BASE_URL`, else
                                              max_tokens)
     return LocalLM(where, max_tokens, temperature, batch_size)
 
-# %% ../nbs/01c_llm_queries.ipynb 16
+# %% ../nbs/01c_llm_queries.ipynb 23
 def _ask_batch(client, prompts:list, titles:list, n:int) -> list:
     "Parsed pairs (or the error, as a string) for a batch of prompts."
     try: answers = client(prompts)
@@ -171,6 +176,7 @@ def _ask_batch(client, prompts:list, titles:list, n:int) -> list:
         except ValueError as e: out.append(f"malformed answer: {e}")
     return out
 
+# %% ../nbs/01c_llm_queries.ipynb 24
 def generate_llm_queries(data, # an `SRData`
                          client, # a `ChatClient`, a `LocalLM`, or any callable from a list of prompts to answers
                          n:int=10, # queries (train) and paraphrases (test) per item
@@ -221,7 +227,7 @@ def generate_llm_queries(data, # an `SRData`
                        f"{cache/'failures.json'}); they have no queries this run and are asked again next time.")
     return out
 
-# %% ../nbs/01c_llm_queries.ipynb 20
+# %% ../nbs/01c_llm_queries.ipynb 28
 _LLM = {"url": "llm_url", "model": "llm_model", "api_key_env": "llm_api_key_env", "timeout": "llm_timeout",
         "temperature": "llm_temperature", "max_tokens": "llm_max_tokens", "batch_size": "llm_batch_size"}
 
@@ -229,6 +235,7 @@ def check_llm_settings(cfg:dict):
     "Refuse settings that cannot reach a model (no URL, no local folder), before any long work."
     llm_target(cfg["llm_url"], cfg["llm_model"])
 
+# %% ../nbs/01c_llm_queries.ipynb 29
 @QUERY_SOURCES.register("llm", label="language model", check=check_llm_settings,
                         settings={**_LLM, "n": "n_train_queries", "concurrency": "llm_concurrency",
                                   "retries": "llm_retries"})

@@ -10,7 +10,7 @@ import numpy as np
 # %% auto 0
 __all__ = ['TASKS', 'target_ranks', 'metrics_from_ranks', 'split_rec', 'task_metrics', 'random_baseline', 'popularity_ranks']
 
-# %% ../nbs/05b_metrics.ipynb 5
+# %% ../nbs/05b_metrics.ipynb 6
 def target_ranks(ranked:np.ndarray, # [n, k] item ids best first (-1 = nothing)
                  targets:np.ndarray, # [n] the relevant item per row
                 ) -> np.ndarray:
@@ -18,6 +18,7 @@ def target_ranks(ranked:np.ndarray, # [n, k] item ids best first (-1 = nothing)
     hit = np.asarray(ranked) == np.asarray(targets)[:, None]
     return np.where(hit.any(1), hit.argmax(1) + 1, 0)
 
+# %% ../nbs/05b_metrics.ipynb 8
 def metrics_from_ranks(ranks:np.ndarray) -> dict:
     "Recall@30, Recall@10 and NDCG@10 from 1-based ranks (0 = miss)."
     r = np.asarray(ranks)
@@ -27,7 +28,7 @@ def metrics_from_ranks(ranks:np.ndarray) -> dict:
     return {"recall@30": float(hit(30).mean()), "recall@10": float(hit(10).mean()), "ndcg@10": float(ndcg.mean()),
             "n": int(len(r))}
 
-# %% ../nbs/05b_metrics.ipynb 8
+# %% ../nbs/05b_metrics.ipynb 12
 TASKS = {"search": "search", "rec": "rec", "rec_head": "rec head", "rec_torso": "rec torso"}  # task -> display name
 
 def split_rec(ranks:np.ndarray, # target ranks of the test users
@@ -37,17 +38,19 @@ def split_rec(ranks:np.ndarray, # target ranks of the test users
     head = np.asarray(head, bool)
     return {"rec": ranks, "rec_head": ranks[head], "rec_torso": ranks[~head]}
 
+# %% ../nbs/05b_metrics.ipynb 14
 def task_metrics(ranks:dict, # task -> target ranks
                 ) -> dict:
     "Metrics of each task's ranks."
     return {t: metrics_from_ranks(r) for t, r in ranks.items()}
 
-# %% ../nbs/05b_metrics.ipynb 11
+# %% ../nbs/05b_metrics.ipynb 18
 def random_baseline(n_items:int) -> dict:
     "Expected metrics of a uniformly random ranking of `n_items`."
     return {"recall@30": min(1, 30 / n_items), "recall@10": min(1, 10 / n_items),
             "ndcg@10": sum(1 / math.log2(r + 1) for r in range(1, min(10, n_items) + 1)) / n_items}
 
+# %% ../nbs/05b_metrics.ipynb 20
 def popularity_ranks(item_pop:np.ndarray, targets:np.ndarray, k:int=30) -> np.ndarray:
     "Ranks of `targets` in the most-popular-first list (ties by item id), 0 beyond `k`."
     top = np.lexsort((np.arange(len(item_pop)), -np.asarray(item_pop)))[:k]

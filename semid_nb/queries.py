@@ -41,6 +41,7 @@ def _era(year:int) -> list[str]:
     part = "early" if year % 10 < 4 else "mid" if year % 10 < 7 else "late"
     return [f"from the {d}s", f"from the '{str(d)[2:]}s", f"from the {part} {d}s", f"{part} {d}s"]
 
+# %% ../nbs/01b_queries.ipynb 7
 def _reception(row) -> list[str]:
     "Ways to say how a film was received (from its mean train rating), empty when unremarkable."
     m, n = row.mean_rating, row.n_train
@@ -48,7 +49,7 @@ def _reception(row) -> list[str]:
     if n >= 5 and m <= 2.5: return ["poorly rated", "panned", "badly reviewed"]
     return []
 
-# %% ../nbs/01b_queries.ipynb 7
+# %% ../nbs/01b_queries.ipynb 8
 def _facets(row, rng) -> dict:
     "One random facet set of an item: which of its attributes a query mentions."
     f = {}
@@ -66,6 +67,7 @@ def _facets(row, rng) -> dict:
     if not f: f["any"] = True
     return f
 
+# %% ../nbs/01b_queries.ipynb 9
 def _tag_words(row) -> list:
     "The few tags a query may mention: the item's most relevant genome tags, else its most frequent user tags."
     for col in ("genome", "tags"):
@@ -73,7 +75,7 @@ def _tag_words(row) -> list:
         if isinstance(t, (list, np.ndarray)) and len(t): return [str(x) for x in list(t)[:5]]
     return []
 
-# %% ../nbs/01b_queries.ipynb 8
+# %% ../nbs/01b_queries.ipynb 10
 def _phrase(row, f:dict, rng) -> str:
     "One natural-language phrasing of facet set `f` for the item in `row`; never mentions the title."
     adj, nouns = [], []
@@ -94,7 +96,7 @@ def _phrase(row, f:dict, rng) -> str:
         q += " " + rng.choice(_era(int(row.year))[:2] if t == "decade" else _era(int(row.year))[2:])
     return rng.choice(ASK).format(q=q).replace("a a", "an a").replace("a e", "an e")
 
-# %% ../nbs/01b_queries.ipynb 10
+# %% ../nbs/01b_queries.ipynb 12
 ASK_ANY = ["{q}", "looking for {q}", "find {q}", "show me {q}", "i want {q}", "searching for {q}", "any {q}?",
            "{q} please", "best {q}", "recommend {q}"]
 
@@ -109,6 +111,7 @@ def query_fields(items:pd.DataFrame, # a catalogue's items
     name = lambda c: "title" in items and items[c].map(_text).eq(items.title.map(_text)).all()  # never query a name
     return [c for c in items.columns if c not in skip and texty(c) and short(c) and not name(c)]
 
+# %% ../nbs/01b_queries.ipynb 14
 def _field_facets(row:dict, fields:list, rng:random.Random) -> dict:
     "One random facet set of a catalogue item: which of its field values a query mentions."
     have = [c for c in fields if _text(row.get(c))]
@@ -116,13 +119,14 @@ def _field_facets(row:dict, fields:list, rng:random.Random) -> dict:
     chosen = sorted(rng.sample(have, rng.randint(1, len(have))))
     return {"fields": {c: _text(row[c]) for c in chosen}}
 
+# %% ../nbs/01b_queries.ipynb 15
 def _field_phrase(row:dict, f:dict, rng:random.Random) -> str:
     "One phrasing of a catalogue facet set: its values in a random order, in a random question form."
     vals = list(f.get("fields", {}).values())
     q = " ".join(rng.sample(vals, len(vals))).lower() if vals else "something like this"
     return rng.choice(ASK_ANY).format(q=q)
 
-# %% ../nbs/01b_queries.ipynb 11
+# %% ../nbs/01b_queries.ipynb 16
 def generate_queries(data:SRData, # the dataset (train ratings give each film's reception)
                      n_train:int=10, # queries per item for training
                      n_test:int=10, # queries per item for testing
@@ -158,7 +162,7 @@ def generate_queries(data:SRData, # the dataset (train ratings give each film's 
             if p < n_test: rows.append((idx, second, "test", f))
     return pd.DataFrame(rows, columns=["item", "query", "split", "facets"])
 
-# %% ../nbs/01b_queries.ipynb 14
+# %% ../nbs/01b_queries.ipynb 19
 def _item_attrs(items:pd.DataFrame) -> dict:
     "Per-item attribute arrays used to count the items matching a query."
     y = items.year.astype("float").to_numpy()
@@ -170,6 +174,7 @@ def _item_attrs(items:pd.DataFrame) -> dict:
             "foreign": items.foreign.to_numpy(), "tags": [set(_tag_words(r)) for r in items.itertuples()],
             "tag_mask": {}}  # filled as tags are asked for: one pass over the catalogue per tag
 
+# %% ../nbs/01b_queries.ipynb 20
 def _matches(a:dict, i:int, f:dict) -> np.ndarray:
     "Mask of films sharing every attribute that facet set `f` of film `i` mentions (`a` from `_item_attrs`)."
     m = np.ones(len(a["year"]), bool)
@@ -186,7 +191,7 @@ def _matches(a:dict, i:int, f:dict) -> np.ndarray:
         m &= a["tag_mask"][t]
     return m
 
-# %% ../nbs/01b_queries.ipynb 15
+# %% ../nbs/01b_queries.ipynb 21
 def _field_match_counts(items:pd.DataFrame, facets:pd.Series) -> np.ndarray:
     "For catalogue facet sets, how many items have the same (case-blind) values in the fields each names."
     counts, low = {}, {}
@@ -199,7 +204,7 @@ def _field_match_counts(items:pd.DataFrame, facets:pd.Series) -> np.ndarray:
         return counts[cols].get(tuple(f["fields"][c].lower() for c in cols), 0)
     return np.array([count(f) for f in facets])
 
-# %% ../nbs/01b_queries.ipynb 17
+# %% ../nbs/01b_queries.ipynb 23
 def query_ambiguity(data:SRData, queries:pd.DataFrame, k:int=30,
                     max_queries:int=20_000, # a seeded sample of the test queries beyond this many (large catalogues)
                    ) -> dict:
@@ -216,7 +221,7 @@ def query_ambiguity(data:SRData, queries:pd.DataFrame, k:int=30,
             "share_unique": float((n == 1).mean()), f"share_within_{k}": float((n <= k).mean()),
             f"attribute_match_recall@{k}": float(np.minimum(1, k / n).mean())}
 
-# %% ../nbs/01b_queries.ipynb 20
+# %% ../nbs/01b_queries.ipynb 26
 def load_queries(path, # CSV or Parquet file with columns item_id, query, split
                  data:SRData) -> pd.DataFrame:
     "Read a user's query file and map it to item ids; malformed files raise a `SemidError` saying what to fix."
@@ -245,7 +250,7 @@ def load_queries(path, # CSV or Parquet file with columns item_id, query, split
     return pd.DataFrame({"item": q.item_id.map(raw2item).to_numpy(), "query": q["query"].astype(str).to_numpy(),
                          "split": q.split.to_numpy(), "facets": None})
 
-# %% ../nbs/01b_queries.ipynb 23
+# %% ../nbs/01b_queries.ipynb 29
 QUERY_SOURCES = Registry("query source", inputs=("data", "seed", "progress"))
 _TEMPLATE = {"n_train": "n_train_queries", "n_test": "n_test_queries", "fields": "catalog_query_fields"}
 QUERY_SOURCES.register("template", label="templates", settings=_TEMPLATE, cache=True)(generate_queries)
@@ -263,6 +268,7 @@ def check_query_source(source:str, # a name in `QUERY_SOURCES` or a CSV/Parquet 
                          "path with item_id, query, split.")
     return source
 
+# %% ../nbs/01b_queries.ipynb 31
 def make_queries(data:SRData, # the dataset
                  source:str, # a name in `QUERY_SOURCES` or a query file
                  cfg:dict, # preset settings (queries per item, a source's own settings)
@@ -278,6 +284,7 @@ def make_queries(data:SRData, # the dataset
     atomic_write(path, pickle.dumps(queries))
     return queries
 
+# %% ../nbs/01b_queries.ipynb 33
 def query_fingerprint(queries:pd.DataFrame) -> str:
     "A hash of a query table's items, texts and splits."
     return stable_hash(queries.item.tolist(), queries["query"].tolist(), queries.split.tolist())

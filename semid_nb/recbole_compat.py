@@ -51,12 +51,13 @@ def patch_recbole():
     Dataset._fill_nan = _fill_nan
     ENMF.calculate_loss, ENMF.forward = _enmf_loss, _enmf_forward
 
+# %% ../nbs/02a_recbole_compat.ipynb 8
 def load_checkpoint(path, map_location="cpu") -> dict:
     "A checkpoint RecBole's `Trainer` saved (our own file: it holds a `Config`, so `weights_only=False`)."
     import torch
     return torch.load(path, map_location=map_location, weights_only=False)
 
-# %% ../nbs/02a_recbole_compat.ipynb 11
+# %% ../nbs/02a_recbole_compat.ipynb 12
 def unpatched_enmf():
     "RecBole's own `ENMF` class, as `patch_recbole` found it (for comparisons: the tests below, the benchmark)."
     import importlib.util

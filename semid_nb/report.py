@@ -21,7 +21,7 @@ __all__ = ['SPREAD_WAYS', 'hits', 'boot_means', 'query_weights', 'boot_p', 'sign
            'spread_table', 'report_dir', 'archive_runs', 'provenance', 'provenance_section', 'table_markdown',
            'readme_results', 'write_report']
 
-# %% ../nbs/08_report.ipynb 5
+# %% ../nbs/08_report.ipynb 6
 def hits(folder, # a finished run
          task:str, # "search", "rec", "rec_head" or "rec_torso"
          k:int=30) -> np.ndarray:
@@ -30,12 +30,13 @@ def hits(folder, # a finished run
     ranks = r["search"] if task == "search" else split_rec(r["rec"], r["rec_head"])[task]
     return ((ranks > 0) & (ranks <= k)).astype(float)
 
+# %% ../nbs/08_report.ipynb 7
 def _key(folder, task) -> tuple:
     "What a run's test set is (the items/users in order): runs are comparable only when these match."
     r = np.load(Path(folder)/"ranks.npz")
     return tuple(r["search_item"].tolist()) if task == "search" else tuple(r["rec_user"].tolist())
 
-# %% ../nbs/08_report.ipynb 7
+# %% ../nbs/08_report.ipynb 10
 def boot_means(hits:np.ndarray, # seeds x queries, 0/1 hits of one row
                weights:np.ndarray, # resamples x queries: how often each query is drawn in each resample
                rng:np.random.Generator) -> np.ndarray:
@@ -44,17 +45,19 @@ def boot_means(hits:np.ndarray, # seeds x queries, 0/1 hits of one row
     pick = rng.integers(0, len(hits), (len(hits), weights.shape[0]))     # the seeds each resample draws
     return np.take_along_axis(per_seed, pick, 0).mean(0)
 
+# %% ../nbs/08_report.ipynb 12
 def query_weights(n_queries:int, n_boot:int, rng:np.random.Generator) -> np.ndarray:
     "`n_boot` bootstrap resamples of `n_queries` queries, as counts per query (resamples x queries)."
     draws = rng.integers(0, n_queries, (n_boot, n_queries)) + n_queries * np.arange(n_boot)[:, None]
     return np.bincount(draws.ravel(), minlength=n_boot * n_queries).reshape(n_boot, n_queries).astype(np.float32)
 
+# %% ../nbs/08_report.ipynb 14
 def boot_p(a:np.ndarray, b:np.ndarray) -> float:
     "Two-sided p-value of mean(a) != mean(b) from paired bootstrap differences (with the usual +1 correction)."
     d = a - b
     return min(1.0, 2 * (min((d <= 0).sum(), (d >= 0).sum()) + 1) / (len(d) + 1))
 
-# %% ../nbs/08_report.ipynb 10
+# %% ../nbs/08_report.ipynb 18
 def significant_wins(per_query:dict, # row label -> hits: per query, or seeds x queries (same queries, same order)
                      alpha:float=0.05,
                      n_boot:int=20000, # bootstrap resamples when a row has several seeds
@@ -83,7 +86,7 @@ def significant_wins(per_query:dict, # row label -> hits: per query, or seeds x 
         if p * len(pairs) < alpha: wins[a if x.mean() > y.mean() else b].add(b if x.mean() > y.mean() else a)
     return wins
 
-# %% ../nbs/08_report.ipynb 13
+# %% ../nbs/08_report.ipynb 21
 def load_runs(folders) -> pd.DataFrame:
     "One row per finished run: construction, quantizer, seed, Recall@30 per task, baselines, ID statistics and folder."
     rows = []
@@ -103,11 +106,12 @@ def load_runs(folders) -> pd.DataFrame:
     if not rows: raise SemidError("No finished runs to report on; run the grid first (make run, or semid-grid).")
     return pd.DataFrame(rows)
 
+# %% ../nbs/08_report.ipynb 22
 def _select(runs:pd.DataFrame, row:tuple) -> pd.DataFrame:
     "The runs (every seed) of one table row `(construction, quantizer)`."
     return runs[(runs.embedding == row[0]) & (runs.quantizer == row[1])]
 
-# %% ../nbs/08_report.ipynb 14
+# %% ../nbs/08_report.ipynb 24
 def collect(folders) -> pd.DataFrame:
     "Recall@30 per task and minutes of each finished run, one row each (unfinished folders are left out)."
     try: runs = load_runs(folders)
@@ -115,7 +119,7 @@ def collect(folders) -> pd.DataFrame:
     cols = ["embedding", "quantizer", "seed", *TASKS, "minutes", "folder"]
     return runs[cols].rename(columns={t: f"{n} R@30" for t, n in TASKS.items()})
 
-# %% ../nbs/08_report.ipynb 16
+# %% ../nbs/08_report.ipynb 27
 def _baselines(runs:pd.DataFrame, tasks:list) -> dict:
     "Baseline rows on the same test sets as `runs`: label -> {task: Recall@30}, in registry order."
     order = {n: i for i, n in enumerate(BASELINES)}
@@ -126,6 +130,7 @@ def _baselines(runs:pd.DataFrame, tasks:list) -> dict:
             out.setdefault(b["label"], {}).update({t: b[t]["recall@30"] for t in tasks if t in b})
     return {k: v for k, v in out.items() if v}
 
+# %% ../nbs/08_report.ipynb 28
 def make_table(runs:pd.DataFrame, # from `load_runs`
                rows:list, tasks:list, with_baselines:bool=True, alpha:float=0.05) -> tuple:
     "`(markdown, numbers, wins)`: the table with significance letters, its means/stds, the rows each beats per task."
@@ -162,7 +167,7 @@ def make_table(runs:pd.DataFrame, # from `load_runs`
             for t, v in vals.items(): num[(name, f"{t} mean")] = v
     return head + body, pd.Series(num).unstack(), wins_by_task
 
-# %% ../nbs/08_report.ipynb 18
+# %% ../nbs/08_report.ipynb 31
 def verdict(comparisons:tuple, # ((better row, worse row, task), ...)
             wins:dict, # task -> row -> the rows it significantly beats (`make_table`'s, for the finding's table)
            ) -> str:
@@ -171,6 +176,7 @@ def verdict(comparisons:tuple, # ((better row, worse row, task), ...)
     if any(a in wins[k][b] for a, b, k in comparisons): return "not held"
     return "not distinguishable"
 
+# %% ../nbs/08_report.ipynb 32
 def findings_table(runs:pd.DataFrame, # from `load_runs`
                    wins:dict, # table name -> `make_table`'s wins
                   ) -> pd.DataFrame:
@@ -186,7 +192,7 @@ def findings_table(runs:pd.DataFrame, # from `load_runs`
                     "verdict": verdict(f.comparisons, wins[f.table])})
     return pd.DataFrame(out)
 
-# %% ../nbs/08_report.ipynb 21
+# %% ../nbs/08_report.ipynb 36
 def figure1(runs:pd.DataFrame, path) -> Path:
     "Scatter of search vs rec Recall@30 per Table 2 construction, with error bars; saved as PNG."
     import matplotlib; matplotlib.use("Agg")
@@ -206,7 +212,7 @@ def figure1(runs:pd.DataFrame, path) -> Path:
     path = Path(path); fig.savefig(path, dpi=120, bbox_inches="tight"); plt.close(fig)
     return path
 
-# %% ../nbs/08_report.ipynb 23
+# %% ../nbs/08_report.ipynb 39
 def decoder_comparison(folder, # a finished run (its checkpoint is loaded)
                        n_queries:int=300, n_users:int=300) -> pd.DataFrame:
     "Recall@30 and prompts/s of diverse beam search and of the exact decoder on a sample of the run's test prompts."
@@ -222,7 +228,7 @@ def decoder_comparison(folder, # a finished run (its checkpoint is loaded)
     order = lambda s: s.map({"search": 0, "rec": 1})
     return pd.DataFrame(rows).sort_values("task", kind="stable", key=order).reset_index(drop=True)
 
-# %% ../nbs/08_report.ipynb 25
+# %% ../nbs/08_report.ipynb 41
 _ID_COLUMNS = {"unique IDs": lambda v: v["unique_before_collisions"],
                "largest collision": lambda v: v["largest_collision_group"],
                "codes used": lambda v: "/".join(map(str, v["codebook_usage"])),
@@ -233,6 +239,7 @@ def _per_set(stats:dict, f) -> str:
     sets = {k: v for k, v in stats.items() if isinstance(v, dict)}
     return str(f(sets["shared"])) if list(sets) == ["shared"] else ", ".join(f"{k}: {f(v)}" for k, v in sets.items())
 
+# %% ../nbs/08_report.ipynb 42
 def enmf_table(runs:pd.DataFrame) -> pd.DataFrame:
     "ENMF's validation Recall@30 for each learning rate tried (from the runs), marking the paper's and the chosen one."
     info = next((b["enmf"]["info"] for b in runs.baselines if "info" in b.get("enmf", {})), None)
@@ -241,7 +248,7 @@ def enmf_table(runs:pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame([{"lr": float(lr), "validation R@30": v, "": mark(float(lr))} for lr,
                          v in info["valid_recall@30"].items()])
 
-# %% ../nbs/08_report.ipynb 28
+# %% ../nbs/08_report.ipynb 45
 # the spread table's ways: which of `SEED_SOURCES` follow the run's seed (the others stay at seed 0's)
 SPREAD_WAYS = {"both": ("init_seed", "order_seed"), "initialisation": ("init_seed",),
                "training order": ("order_seed",), "ID set": ("id_seed",)}
@@ -251,6 +258,7 @@ def _varying(runs:pd.DataFrame) -> list:
     keys = sorted({k for o in runs.overrides for k in o})
     return [k for k in keys if len({json.dumps(o.get(k)) for o in runs.overrides}) > 1]
 
+# %% ../nbs/08_report.ipynb 46
 def sweep_table(runs:pd.DataFrame, # from `load_runs`
                ) -> pd.DataFrame:
     "Per setting tried: best validation epoch and Recall@30, and test Recall@30; empty when no setting varies."
@@ -270,7 +278,7 @@ def sweep_table(runs:pd.DataFrame, # from `load_runs`
     df["chosen"] = df["valid mean"] == df.groupby(["row", "seed"])["valid mean"].transform("max")
     return df
 
-# %% ../nbs/08_report.ipynb 31
+# %% ../nbs/08_report.ipynb 49
 def spread_table(runs:pd.DataFrame, # from `load_runs`
                 ) -> pd.DataFrame:
     "Mean and std over seeds of test Recall@30 when seeds vary the T5's initialisation and order, one, or the IDs."
@@ -288,13 +296,13 @@ def spread_table(runs:pd.DataFrame, # from `load_runs`
                          **{f"{t} {f}": getattr(w[t], f)() for t in ("search", "rec") for f in ("mean", "std")}})
     return pd.DataFrame(rows)
 
-# %% ../nbs/08_report.ipynb 35
+# %% ../nbs/08_report.ipynb 53
 def report_dir(grid:str="default" # a name in `GRIDS`
               ) -> Path:
     "Where a grid's report goes: `outputs/report`, or `outputs/report/<grid>` for any other grid."
     return outputs_dir()/"report" if grid == "default" else outputs_dir()/"report"/grid
 
-# %% ../nbs/08_report.ipynb 38
+# %% ../nbs/08_report.ipynb 57
 def archive_runs(folders, # finished runs
                  dest, # the archive, e.g. a report's `runs/`
                 ) -> list:
@@ -309,6 +317,7 @@ def archive_runs(folders, # finished runs
         if old.is_dir() and old.name not in kept: shutil.rmtree(old)
     return sorted(dest/n for n in kept)
 
+# %% ../nbs/08_report.ipynb 58
 def provenance(runs:pd.DataFrame, # from `load_runs`
               ) -> str:
     "Which commits made the runs (how many each; `-dirty`: with uncommitted changes), and their run time in all."
@@ -317,6 +326,7 @@ def provenance(runs:pd.DataFrame, # from `load_runs`
     return (f"Runs made at commit{'s' * (len(n) > 1)} {at}; {runs.minutes.sum() / 60:.1f} h of run time in all "
             "(each run's minutes are in the table of every run).")
 
+# %% ../nbs/08_report.ipynb 60
 def provenance_section(runs:pd.DataFrame, # from `load_runs`
                       ) -> str:
     "The report's provenance: each commit's runs and hours, the package versions and threads the runs recorded."
@@ -335,7 +345,7 @@ def provenance_section(runs:pd.DataFrame, # from `load_runs`
             + (f"; varying: {', '.join(c for c in vers if c not in same)}" if len(same) < vers.shape[1] else "")
             + ".\n")
 
-# %% ../nbs/08_report.ipynb 40
+# %% ../nbs/08_report.ipynb 63
 def _decoders(runs:pd.DataFrame, out:Path, decoder_run) -> tuple:
     "The decoder comparison on `decoder_run` (default: the first content run with its model), reused while unchanged."
     cand = [f for f in _select(runs, ("content", "rq_kmeans")).folder.tolist() + runs.folder.tolist()
@@ -352,12 +362,14 @@ def _decoders(runs:pd.DataFrame, out:Path, decoder_run) -> tuple:
     write_json(out/"decoders.json", {"stamp": stamp, "rows": dc.to_dict("records")})
     return run, dc
 
+# %% ../nbs/08_report.ipynb 64
 def table_markdown(df:pd.DataFrame, # a table of the report
                    settings=(), # its columns that are settings, written as they are (a learning rate of 5e-4)
                   ) -> str:
     "`df` as Markdown: scores to three decimals, settings in full."
     return df.to_markdown(index=False, floatfmt=tuple("g" if c in settings else ".3f" for c in df.columns))
 
+# %% ../nbs/08_report.ipynb 65
 def readme_results(out=None, # a report folder (default `report_dir()`)
                    link:str="outputs/report", # how the README reaches the report folder
                   ) -> str:
@@ -382,6 +394,7 @@ def readme_results(out=None, # a report folder (default `report_dir()`)
               f"| *{yard['rec'].max():.3f}* |"]
     return "\n".join(lines) + "\n"
 
+# %% ../nbs/08_report.ipynb 67
 def write_report(folders, # run folders (unfinished ones are skipped)
                  out_dir=None, # default `report_dir()`
                  decoder_run=None, # run for the decoder comparison (default: the first content run); False to skip

@@ -23,18 +23,20 @@ def is_finished(run_dir) -> bool:
     "Whether the run in `run_dir` completed (its `DONE.json` exists, written last)."
     return (Path(run_dir)/"DONE.json").exists()
 
+# %% ../nbs/06a_runner.ipynb 6
 def _notebook_path() -> Path:
     "The experiment notebook: in the project's `nbs/`, or shipped beside the package."
     for p in (project_root()/"nbs"/NOTEBOOK, Path(__file__).parent/NOTEBOOK):
         if p.exists(): return p
     raise SemidError(f"Cannot find {NOTEBOOK}; run from the semid_nb repository (it lives in nbs/).")
 
+# %% ../nbs/06a_runner.ipynb 7
 def _kernel() -> str:
     "The project's Jupyter kernel when installed (`make install` adds it), else this Python's."
     from jupyter_client.kernelspec import KernelSpecManager
     return "semid_nb" if "semid_nb" in KernelSpecManager().find_kernel_specs() else "python3"
 
-# %% ../nbs/06a_runner.ipynb 7
+# %% ../nbs/06a_runner.ipynb 10
 def changed_settings(run_dir, # a run folder with `params.json`
                      cfg:dict, # the settings the run would have now
                     ) -> dict:
@@ -43,6 +45,7 @@ def changed_settings(run_dir, # a run folder with `params.json`
     now = json.loads(json.dumps(cfg, default=_json_default))  # as `write_params` records them
     return {k: (then[k], now[k]) for k in sorted(then.keys() & now.keys()) if then[k] != now[k]}
 
+# %% ../nbs/06a_runner.ipynb 12
 def check_finished(run_dir, # the run's folder
              p:dict, # the run's parameters (`run_params`)
              cfg:dict|None=None, # `validate_params(p)` where the caller has it already
@@ -56,7 +59,7 @@ def check_finished(run_dir, # the run's folder
                          "of two settings are not mixed.")
     return True
 
-# %% ../nbs/06a_runner.ipynb 10
+# %% ../nbs/06a_runner.ipynb 16
 RESULT_FILES = ("params.json", "metrics.json", "report.json", "ranks.npz")  # a finished run's results (and DONE.json)
 
 def copy_run(src, # a finished run's folder
@@ -69,7 +72,7 @@ def copy_run(src, # a finished run's folder
     for name in (*RESULT_FILES, "DONE.json"): shutil.copy2(src/name, dst/name)
     return dst
 
-# %% ../nbs/06a_runner.ipynb 13
+# %% ../nbs/06a_runner.ipynb 20
 class RunProgress:
     "Draws a run's `progress.jsonl` in the terminal: the current stage, and training's step, epoch, loss and time left."
     def __init__(self, path, # the run's progress file
@@ -106,13 +109,14 @@ class RunProgress:
         self.poll()
         if self.bar is not None: self.bar.close()
 
+# %% ../nbs/06a_runner.ipynb 21
 def follow_progress(path, label:str, done:threading.Event, position:int=0, every:float=0.5):
     "Draw the progress file until `done` is set (run it in a thread)."
     view = RunProgress(path, label, position)
     while not done.wait(every): view.poll()
     view.close()
 
-# %% ../nbs/06a_runner.ipynb 15
+# %% ../nbs/06a_runner.ipynb 23
 def run_experiment(force:bool=False, # rerun even when finished
                    progress:bool=True, # show the run's stages and training progress in the terminal
                    position:int=0, # the terminal line of the progress bar (several runs at once)
@@ -145,7 +149,7 @@ def run_experiment(force:bool=False, # rerun even when finished
     write_json(run_dir/"DONE.json", {"seconds": time.time() - t0, "finished": time.strftime("%Y-%m-%dT%H:%M:%S")})
     return run_dir
 
-# %% ../nbs/06a_runner.ipynb 16
+# %% ../nbs/06a_runner.ipynb 24
 def summary_table(run_dir, # a finished run
                   measures=("recall@30", "recall@10", "ndcg@10")) -> pd.DataFrame:
     "The run's metrics beside its baselines: one row per method, a column per (task, measure)."

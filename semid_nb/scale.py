@@ -41,6 +41,7 @@ def _ray_run(params:dict, root:str, env:dict) -> str:
     os.environ.update(env); os.chdir(root)
     return str(run_experiment(progress=False, **params))
 
+# %% ../nbs/09_scale.ipynb 8
 def run_on_ray(runs:list, # the runs' parameters (unfinished ones)
                address:str="auto", # a Ray cluster's address, "auto", or "local" (a Ray instance on this machine)
                cpus:float=1, # CPUs per run

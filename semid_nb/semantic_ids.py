@@ -19,10 +19,10 @@ __all__ = ['QUANTIZERS', 'SCHEMES', 'rq_kmeans', 'dictionary_codes', 'residual_l
            'construction', 'constructions', 'check_construction', 'construction_spaces', 'dense_space', 'build_id_sets',
            'id_set_stats']
 
-# %% ../nbs/03_semantic_ids.ipynb 4
+# %% ../nbs/03_semantic_ids.ipynb 5
 QUANTIZERS = Registry("quantizer", inputs=("emb", "seed"))
 
-# %% ../nbs/03_semantic_ids.ipynb 7
+# %% ../nbs/03_semantic_ids.ipynb 8
 @QUANTIZERS.register("rq_kmeans", label="RQ-KMeans", settings=("n_levels", "codebook_size"), tables=(3,), row=1)
 def rq_kmeans(emb:np.ndarray, # item embeddings [n, d]
               n_levels:int=2, # codebooks
@@ -45,7 +45,7 @@ def rq_kmeans(emb:np.ndarray, # item embeddings [n, d]
     rq.train(x)
     return faiss.unpack_bitstrings(rq.compute_codes(x), n_levels, nbits).astype(np.int64)
 
-# %% ../nbs/03_semantic_ids.ipynb 11
+# %% ../nbs/03_semantic_ids.ipynb 13
 @QUANTIZERS.register("dictionary", label="dictionary learning", settings=("n_levels", "codebook_size"), tables=(3,),
                      row=2)
 def dictionary_codes(emb:np.ndarray, # item embeddings [n, d]
@@ -63,11 +63,12 @@ def dictionary_codes(emb:np.ndarray, # item embeddings [n, d]
         codes.append(np.abs(coef).argmax(1)); x = (x - coef @ dl.components_).astype(np.float32)
     return np.stack(codes, 1).astype(np.int64)
 
-# %% ../nbs/03_semantic_ids.ipynb 14
+# %% ../nbs/03_semantic_ids.ipynb 17
 def _mlp(i:int, o:int, h:int=256):
     "Linear, GELU, linear."
     return torch.nn.Sequential(torch.nn.Linear(i, h), torch.nn.GELU(), torch.nn.Linear(h, o))
 
+# %% ../nbs/03_semantic_ids.ipynb 18
 def _fit(module, loss_fn, xs:list, epochs:int, lr:float, batch_size:int, seed:int, desc:str) -> list:
     "Train `module` with Adam on minibatches of the tensors `xs`; returns the loss per epoch."
     set_seed(seed)
@@ -83,7 +84,7 @@ def _fit(module, loss_fn, xs:list, epochs:int, lr:float, batch_size:int, seed:in
     module.eval()
     return hist
 
-# %% ../nbs/03_semantic_ids.ipynb 15
+# %% ../nbs/03_semantic_ids.ipynb 19
 _TRAINING = {"epochs": "quantizer_epochs", "lr": "quantizer_lr", "batch_size": "quantizer_batch_size"}
 
 @QUANTIZERS.register("residual_lfq", label="ResidualLFQ", settings=("n_levels", "codebook_size", *_TRAINING.items()),
@@ -102,7 +103,7 @@ def residual_lfq_codes(emb:np.ndarray, n_levels:int=2, codebook_size:int=256, se
     with torch.no_grad(): codes = q(x[:, None])[1][:, 0]
     return codes.numpy().astype(np.int64)
 
-# %% ../nbs/03_semantic_ids.ipynb 16
+# %% ../nbs/03_semantic_ids.ipynb 21
 class RQVAE(torch.nn.Module):
     "MLP encoder, residual VQ (k-means init, dead codes re-seeded), MLP decoder."
     def __init__(self, dim:int, latent:int, n_levels:int, codebook_size:int, dead_code:float=1.):
@@ -116,6 +117,7 @@ class RQVAE(torch.nn.Module):
         q, idx, commit = self.rq(self.enc(x)[:, None])
         return self.dec(q[:, 0]), idx[:, 0], commit.sum()
 
+# %% ../nbs/03_semantic_ids.ipynb 23
 @QUANTIZERS.register("rq_vae", label="RQ-VAE", settings=("n_levels", "codebook_size", "latent_dim", *_TRAINING.items()),
                      tables=(3,), row=4)
 def rq_vae_codes(emb:np.ndarray, n_levels:int=2, codebook_size:int=256, seed:int=0,
@@ -129,14 +131,14 @@ def rq_vae_codes(emb:np.ndarray, n_levels:int=2, codebook_size:int=256, seed:int
     _fit(m, loss, [x], epochs, lr, batch_size, seed, "RQ-VAE")
     with torch.no_grad(): return m(x)[1].numpy().astype(np.int64)
 
-# %% ../nbs/03_semantic_ids.ipynb 19
+# %% ../nbs/03_semantic_ids.ipynb 27
 @QUANTIZERS.register("random", label="random IDs", settings=("n_levels", "codebook_size"), tables=(3,), row=5)
 def random_codes(emb:np.ndarray, # item embeddings (only their number is used)
                  n_levels:int=2, codebook_size:int=256, seed:int=0) -> np.ndarray:
     "Uniformly random codes `[n, n_levels]`, independent of the embeddings."
     return np.random.default_rng(seed).integers(0, codebook_size, (len(emb), n_levels)).astype(np.int64)
 
-# %% ../nbs/03_semantic_ids.ipynb 22
+# %% ../nbs/03_semantic_ids.ipynb 31
 def quantize(emb:np.ndarray, # item embeddings
              quantizer:str="rq_kmeans", # a name in `QUANTIZERS`
              cfg:dict|None=None, # preset settings (levels, codebook size, training of learned quantizers)
@@ -153,7 +155,7 @@ def quantize(emb:np.ndarray, # item embeddings
                          f"in [0, {K}) of shape ({len(emb)}, levels).")
     return codes.astype(np.int64)
 
-# %% ../nbs/03_semantic_ids.ipynb 25
+# %% ../nbs/03_semantic_ids.ipynb 35
 def add_collision_level(codes:np.ndarray) -> np.ndarray:
     "Append a column numbering the items that share the same codes (in item order), making IDs unique."
     _, inv = np.unique(codes, axis=0, return_inverse=True)
@@ -164,7 +166,7 @@ def add_collision_level(codes:np.ndarray) -> np.ndarray:
     rank[order] = np.arange(len(codes)) - np.repeat(starts, np.diff(np.r_[starts, len(codes)]))
     return np.column_stack([codes, rank])
 
-# %% ../nbs/03_semantic_ids.ipynb 28
+# %% ../nbs/03_semantic_ids.ipynb 39
 def id_stats(ids:np.ndarray, # codes with the collision level last, [n, n_levels + 1]
              codebook_size:int, # codes per codebook
             ) -> dict:
@@ -180,7 +182,7 @@ def id_stats(ids:np.ndarray, # codes with the collision level last, [n, n_levels
             "perplexity": [round(perplexity(codes[:, l]), 1) for l in range(codes.shape[1])],
             "tokens_added": int(codes.shape[1] * codebook_size + ids[:, -1].max() + 1)}
 
-# %% ../nbs/03_semantic_ids.ipynb 30
+# %% ../nbs/03_semantic_ids.ipynb 42
 def semantic_ids(emb:np.ndarray, # item embeddings
                  quantizer:str="rq_kmeans", # one of `QUANTIZERS`
                  cfg:dict|None=None, # preset settings (levels, codebook size, learned quantizers' training)
@@ -193,29 +195,32 @@ def semantic_ids(emb:np.ndarray, # item embeddings
     key = f"ids/{quantizer}-{cfg['n_levels']}x{cfg['codebook_size']}-s{seed}-{h}"
     return cached_npz(key, lambda: {"ids": add_collision_level(quantize(emb, quantizer, cfg, seed))}, cache_dir)["ids"]
 
-# %% ../nbs/03_semantic_ids.ipynb 32
+# %% ../nbs/03_semantic_ids.ipynb 45
 def _prefixes(ids:np.ndarray, prefixes=None) -> list[str]:
     "Token prefix of each level (default `l0`, `l1`, ...)."
     p = list(prefixes) if prefixes is not None else [f"l{l}" for l in range(ids.shape[1])]
     if len(p) != ids.shape[1]: raise SemidError(f"{len(p)} prefixes for IDs of {ids.shape[1]} levels.")
     return p
 
+# %% ../nbs/03_semantic_ids.ipynb 46
 def id_token_vocab(ids:np.ndarray, codebook_size:int, prefixes=None) -> list[str]:
     "Every token the IDs can use, level by level (added to the model's vocabulary)."
     p = _prefixes(ids, prefixes)
     codes = [f"<{q}_{c}>" for q in p[:-1] for c in range(codebook_size)]
     return codes + [f"<{p[-1]}_{c}>" for c in range(int(ids[:, -1].max()) + 1)]
 
+# %% ../nbs/03_semantic_ids.ipynb 48
 def id_tokens(ids:np.ndarray, prefixes=None) -> list[list[str]]:
     "Each item's ID as its list of tokens, e.g. `['<l0_12>', '<l1_7>', '<l2_0>']`."
     p = _prefixes(ids, prefixes)
     return [[f"<{q}_{c}>" for q, c in zip(p, row)] for row in ids.tolist()]
 
+# %% ../nbs/03_semantic_ids.ipynb 50
 def id_strings(ids:np.ndarray, prefixes=None) -> list[str]:
     "Each item's ID as one string of tokens, e.g. `<l0_12><l1_7><l2_0>` (how IDs appear in prompts)."
     return ["".join(t) for t in id_tokens(ids, prefixes)]
 
-# %% ../nbs/03_semantic_ids.ipynb 35
+# %% ../nbs/03_semantic_ids.ipynb 54
 @dataclass
 class IDSet:
     "Semantic IDs of every item for one task, with the token prefix of each level."
@@ -228,12 +233,12 @@ class IDSet:
     def vocab(self) -> list[str]: return id_token_vocab(self.ids, self.codebook_size, self.prefixes)
     def stats(self) -> dict: return id_stats(self.ids, self.codebook_size)
 
-# %% ../nbs/03_semantic_ids.ipynb 36
+# %% ../nbs/03_semantic_ids.ipynb 56
 def vocab_of(id_sets:dict) -> list[str]:
     "The tokens every ID set of a construction adds, each once, in order."
     return list(dict.fromkeys(t for s in id_sets.values() for t in s.vocab()))
 
-# %% ../nbs/03_semantic_ids.ipynb 39
+# %% ../nbs/03_semantic_ids.ipynb 60
 SCHEMES = Registry("scheme", inputs=("data", "queries", "seed", "cache_dir", "cfg", "quantizer"))
 
 @SCHEMES.register("separate", label="Separate", needs=("search", "rec"), tables=(2,), row=4, dense="search")
@@ -246,7 +251,7 @@ def separate_ids(search:np.ndarray, rec:np.ndarray, # the items' search and rec 
         out[t] = IDSet(ids, cfg["codebook_size"], [f"{t[0]}{l}" for l in range(ids.shape[1])])
     return out
 
-# %% ../nbs/03_semantic_ids.ipynb 41
+# %% ../nbs/03_semantic_ids.ipynb 63
 class PrefixShare(torch.nn.Module):
     "Shared residual VQ, then one VQ per task over the (projected) residual; a decoder per task."
     def __init__(self, d_search:int, d_rec:int, latent:int, n_shared:int, codebook_size:int, dead_code:float=1.):
@@ -266,6 +271,7 @@ class PrefixShare(torch.nn.Module):
             loss = loss + ct.sum() + torch.nn.functional.mse_loss(self.dec[t](q0 + qt), x); codes[t] = it
         return loss, codes
 
+# %% ../nbs/03_semantic_ids.ipynb 65
 def prefix_share_codes(v_search:np.ndarray, v_rec:np.ndarray, # the two embeddings of the items
                        n_levels:int=2, codebook_size:int=256, seed:int=0,
                        epochs:int=200, lr:float=1e-3, batch_size:int=256, latent_dim:int=64) -> dict:
@@ -277,7 +283,7 @@ def prefix_share_codes(v_search:np.ndarray, v_rec:np.ndarray, # the two embeddin
     with torch.no_grad(): codes = m(xs, xr)[1]
     return {k: v.numpy().astype(np.int64) for k, v in codes.items()}
 
-# %% ../nbs/03_semantic_ids.ipynb 43
+# %% ../nbs/03_semantic_ids.ipynb 68
 @SCHEMES.register("prefix_share", label="Prefix-share", needs=("search", "rec"), tables=(2,), row=5, dense="search",
                   settings=("n_levels", "codebook_size", "latent_dim", *_TRAINING.items()),
                   quantizers=("rq_kmeans",),
@@ -296,17 +302,19 @@ def prefix_share_ids(search:np.ndarray, rec:np.ndarray, # the items' search and 
                      shared + [f"{t[0]}{L - 1}", f"{t[0]}{L}"])
             for t in ("search", "rec")}
 
-# %% ../nbs/03_semantic_ids.ipynb 45
+# %% ../nbs/03_semantic_ids.ipynb 71
 def construction(name:str) -> Entry:
     "The registry entry of a construction: a space (`SPACES`) or a scheme (`SCHEMES`)."
     if name in SCHEMES: return SCHEMES[name]
     if name in SPACES: return SPACES[name]
     raise SemidError(f"Unknown embedding {name!r}. Choose one of: {', '.join([*SPACES, *SCHEMES])}.")
 
+# %% ../nbs/03_semantic_ids.ipynb 73
 def constructions() -> list:
     "Every construction's entry: the spaces, then the schemes."
     return SPACES.values() + SCHEMES.values()
 
+# %% ../nbs/03_semantic_ids.ipynb 75
 def check_construction(name:str, # a construction
                        quantizer:str, # a quantizer
                       ) -> tuple:
@@ -317,16 +325,18 @@ def check_construction(name:str, # a construction
         raise SemidError(f"{name} runs with quantizer {allowed} only: {c.meta.get('why', '')}.")
     return c, q
 
+# %% ../nbs/03_semantic_ids.ipynb 77
 def construction_spaces(name:str) -> list:
     "The embedding spaces a construction reads."
     return list(SCHEMES[name].needs) if name in SCHEMES else [name]
 
+# %% ../nbs/03_semantic_ids.ipynb 79
 def dense_space(name:str) -> str:
     "The text space whose bi-encoder is a construction's dense search yardstick (its own when it has one)."
     c = construction(name)
     return c.meta.get("dense") or (name if c.meta.get("encoder") else "content")
 
-# %% ../nbs/03_semantic_ids.ipynb 47
+# %% ../nbs/03_semantic_ids.ipynb 82
 def build_id_sets(data, # an `SRData`
                   construction:str="content", # a space (`SPACES`) or a scheme (`SCHEMES`)
                   quantizer:str="rq_kmeans", # a name in `QUANTIZERS`
@@ -343,7 +353,7 @@ def build_id_sets(data, # an `SRData`
     shared = IDSet(semantic_ids(emb[construction], quantizer, cfg, qseed, cache_dir), cfg["codebook_size"])
     return {"search": shared, "rec": shared}
 
-# %% ../nbs/03_semantic_ids.ipynb 48
+# %% ../nbs/03_semantic_ids.ipynb 83
 def id_set_stats(id_sets:dict) -> dict:
     "ID statistics of each distinct ID set (`shared`, or `search` and `rec`) and the tokens they add together."
     sets = {"shared": id_sets["search"]} if id_sets["search"] is id_sets["rec"] else id_sets

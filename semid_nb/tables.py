@@ -28,19 +28,21 @@ def tables() -> dict:
                            baselines=False,
                            rows=[(TABLE3_SPACE, e.name) for e in by_row(QUANTIZERS.values()) if 3 in e.tables])}
 
+# %% ../nbs/07a_tables.ipynb 6
 def row_label(row:tuple, # (construction, quantizer)
              ) -> str:
     "A row's label in tables and plots, e.g. 'Multi-task, RQ-VAE'."
     c, q = row
     return construction(c).label + ("" if q == PARAM_DEFAULTS["quantizer"] else f", {QUANTIZERS[q].label}")
 
-# %% ../nbs/07a_tables.ipynb 8
+# %% ../nbs/07a_tables.ipynb 10
 def row(construction:str, # a space or scheme
         quantizer:str|None=None, # default: the experiment's default quantizer
        ) -> tuple:
     "A table row `(construction, quantizer)`."
     return (construction, quantizer or PARAM_DEFAULTS["quantizer"])
 
+# %% ../nbs/07a_tables.ipynb 12
 @dataclass(frozen=True)
 class Finding:
     "A claim of the paper as comparisons of one table's rows: each `(better row, worse row, task)`."
@@ -48,7 +50,7 @@ class Finding:
     table: str          # the table whose rows are tested together (`tables()`)
     comparisons: tuple  # ((better row, worse row, task), ...)
 
-# %% ../nbs/07a_tables.ipynb 9
+# %% ../nbs/07a_tables.ipynb 14
 _FUSED = ("fused_concat", "fused_svd", "multitask")  # the constructions that combine both embeddings first
 _QUANTIZERS = ("dictionary", "residual_lfq", "rq_vae")  # Table 3's ablations of RQ-KMeans
 FINDINGS = [

@@ -19,7 +19,7 @@ def sign_projection_codes(emb, n_levels, codebook_size, seed):
     return np.stack([((emb @ w[l]) > 0) @ (1 << np.arange(bits)) for l in range(n_levels)], 1).astype(np.int64)
 
 
-@SPACES.register("genre_year", label="Genre and year", settings={"weight": "genre_year_weight"}, defaults={"genre_year_weight": 2.0},
+@SPACES.register("genre_year", label="Genre and year", settings={"weight": "genre_year_weight"}, new_settings={"genre_year_weight": 2.0},
                  dense="content")
 def genre_year_space(data, weight):
     "One-hot genres and a scaled release year: a metadata space with no learned part."
@@ -72,7 +72,7 @@ def test_bad_registrations_are_refused():
     with pytest.raises(SemidError, match="already registered"):
         QUANTIZERS.register("rq_vae")(lambda emb, seed: emb)
     with pytest.raises(SemidError, match="already exists"):
-        SPACES.register("clash", defaults={"epochs": 3})(lambda data: data)
+        SPACES.register("clash", new_settings={"epochs": 3})(lambda data: data)
     assert "typo" not in QUANTIZERS and "clash" not in SPACES and ADDED_SETTINGS.get("epochs") is None
     with pytest.raises(SemidError, match="Unknown quantizer 'nope'"):
         run_experiment(quantizer="nope", preset="smoke")

@@ -108,3 +108,11 @@ def test_readme_is_a_short_guide_with_generated_results():
     marker = "<!-- results: generated from outputs/report/ by semid_nb.report.readme_results -->"
     section = text.split(marker, 1)[1].split("\n## ", 1)[0].strip()
     assert section == readme_results(ROOT/"outputs"/"report").strip(), "README results differ from outputs/report"
+
+
+def test_notebooks_show_their_definitions():
+    import sys; sys.path.insert(0, str(ROOT/"tools"))
+    from notebook_stats import summary
+    s = summary()
+    assert s["share_shown"] >= 0.6, f"{s['shown']} of {s['definitions']} exported definitions shown at work"
+    assert s["median_lines"] <= 10, f"median exported cell {s['median_lines']} lines"
