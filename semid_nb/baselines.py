@@ -18,7 +18,7 @@ __all__ = ['BASELINES', 'dense_bi_encoder', 'bm25_ranks', 'bm25', 'enmf_baseline
 
 # %% ../nbs/05c_baselines.ipynb 6
 BASELINES = Registry("baseline", inputs=("data", "cfg", "queries", "test_q", "rec_test", "construction", "seed",
-                                         "cache_dir"))
+                                         "cache_dir", "log"))
 
 def _rec_targets(data, rec_test) -> tuple: return rec_test.target.to_numpy(), data.head[rec_test.target.to_numpy()]
 
@@ -58,9 +58,9 @@ def bm25(data, test_q) -> dict:
 
 # %% ../nbs/05c_baselines.ipynb 17
 @BASELINES.register("enmf", label="ENMF")
-def enmf_baseline(data, cfg, rec_test, seed, cache_dir) -> dict:
+def enmf_baseline(data, cfg, rec_test, seed, cache_dir, log=None) -> dict:
     "Recommendation Recall of ENMF with the rec space's settings, and its validation sweep."
-    f = enmf(data, seed, cache_dir, **SPACES["rec"].kwargs(cfg))
+    f = enmf(data, seed, cache_dir, **SPACES["rec"].kwargs(cfg), log=log)
     target, head = _rec_targets(data, rec_test)
     ranks = target_ranks(enmf_rec_ranks(f, data, rec_test.user.tolist()), target)
     return {**task_metrics(split_rec(ranks, head)),
@@ -71,9 +71,9 @@ def enmf_baseline(data, cfg, rec_test, seed, cache_dir) -> dict:
 _SASREC = {k: f"sasrec_{k}" for k in ("epochs", "batch_size", "dim", "lr", "max_len")}
 
 @BASELINES.register("sasrec", label="SASRec", settings=_SASREC, opt_in=True)  # minutes per epoch on a CPU
-def sasrec_baseline(data, rec_test, seed, cache_dir, epochs, batch_size, dim, lr, max_len) -> dict:
+def sasrec_baseline(data, rec_test, seed, cache_dir, epochs, batch_size, dim, lr, max_len, log=None) -> dict:
     "Recommendation Recall of SASRec (RecBole, cross-entropy), reading each test user's whole history."
-    f = sasrec(data, seed, cache_dir, epochs, batch_size, dim, lr, max_len)
+    f = sasrec(data, seed, cache_dir, epochs, batch_size, dim, lr, max_len, log=log)
     row = {u: r for r, u in enumerate(data.users)}
     target, head = _rec_targets(data, rec_test)
     ranks = target_ranks(f["top"][[row[u] for u in rec_test.user]], target)
@@ -120,16 +120,19 @@ def chosen_baselines(cfg:dict, # settings: `baselines` (names, or None for all b
 # %% ../nbs/05c_baselines.ipynb 30
 def run_baselines(data, cfg:dict, queries:pd.DataFrame, # the run's dataset, settings and query table
                   test_q:pd.DataFrame, rec_test:pd.DataFrame, # its test sets (from `eval_sets`)
-                  construction:str, seed:int=0, cache_dir=None) -> dict:
+                  construction:str, seed:int=0, cache_dir=None,
+                  log=None, # a run's `ProgressLog`: told each yardstick as it starts, and the epochs of those training
+                 ) -> dict:
     "`{baseline: {label, task: metrics, ...}}` for the baselines of `cfg['baselines']` (None: all but opt-in ones)."
     out = {}
     for b in chosen_baselines(cfg):
+        if log: log(f"yardstick {b.label}")
         res = b(cfg, data=data, cfg=cfg, queries=queries, test_q=test_q, rec_test=rec_test, construction=construction,
-                seed=seed, cache_dir=cache_dir)
+                seed=seed, cache_dir=cache_dir, log=log)
         if res is not None: out[b.name] = {"label": b.label, **res}
     return out
 
-# %% ../nbs/05c_baselines.ipynb 32
+# %% ../nbs/05c_baselines.ipynb 34
 def results_table(metrics:dict, # a run's metrics per task
                   baselines:dict, # from `run_baselines`
                   measure:str="recall@30") -> pd.DataFrame:

@@ -193,8 +193,9 @@ def _recbole_sequences(data, work:str) -> None:
 _RECBOLE_FIT = "v2"
 
 @contextlib.contextmanager
-def _recbole_fit(model_cls_name:str, data, seed:int, **settings):
+def _recbole_fit(model_cls_name:str, data, seed:int, epoch_log=None, **settings):
     "Train RecBole's `model_cls_name` in a scratch folder: yields (dataset, best model, its Recall@30, item id map)."
+    # `epoch_log(step, total)` is told each finished epoch (a run's progress file, which the terminal draws)
     from semid_nb.recbole_compat import patch_recbole, load_checkpoint
     patch_recbole()
     import recbole.model.general_recommender as general, recbole.model.sequential_recommender as sequential
@@ -223,6 +224,7 @@ def _recbole_fit(model_cls_name:str, data, seed:int, **settings):
         with tqdm(total=settings["epochs"], desc=f"{model_cls_name} epochs", leave=False) as bar:
             def epoch_done(epoch, valid_score):  # batches vary in shape: hand freed heap back, as training does
                 trim_memory(); bar.update(1); bar.set_postfix(valid_recall=f"{valid_score:.4f}")
+                if epoch_log: epoch_log(epoch + 1, settings["epochs"])
             # keeps the best epoch on validation
             best, _ = trainer.fit(train, valid, saved=True, show_progress=False, callback_fn=epoch_done)
         model.load_state_dict(load_checkpoint(trainer.saved_model_file)["state_dict"]); model.eval()
@@ -230,9 +232,9 @@ def _recbole_fit(model_cls_name:str, data, seed:int, **settings):
         yield ds, model, float(best), ours
 
 # %% ../nbs/02_embeddings.ipynb 40
-def _enmf_one(data, epochs:int, batch_size:int, dim:int, lr:float, seed:int) -> dict:
+def _enmf_one(data, epochs:int, batch_size:int, dim:int, lr:float, seed:int, epoch_log=None) -> dict:
     "Train ENMF once with RecBole; factors indexed by our item ids and `data.users` order."
-    with _recbole_fit("ENMF", data, seed, epochs=epochs, train_batch_size=batch_size, embedding_size=dim,
+    with _recbole_fit("ENMF", data, seed, epoch_log, epochs=epochs, train_batch_size=batch_size, embedding_size=dim,
                       learning_rate=lr, learner="adam", stopping_step=epochs) as (ds, model, best, ours):
         users = ds.token2id("user_id", [str(u) for u in data.users])
         out = {"item": np.zeros((data.n_items, dim), np.float32),
@@ -246,13 +248,15 @@ def enmf(data, # an `SRData`
          seed:int=0, cache_dir=None,
          epochs:int=30, batch_size:int=512, dim:int=256, # the paper's settings
          lrs:list=(0.001,), # learning rates tried; the best on validation Recall@30 is kept
+         log=None, # a run's `ProgressLog`: told the learning rate and epoch being trained
         ) -> dict:
     "ENMF factors (`item`, `user`, `h`), the chosen lr and every lr's validation Recall@30; cached."
     lrs = [float(x) for x in np.atleast_1d(lrs)]
     def fit():
         runs = {}
         for lr in tqdm(lrs, desc="ENMF learning rates", disable=len(lrs) < 2):
-            t = time.time(); runs[lr] = _enmf_one(data, epochs, batch_size, dim, lr, seed)
+            say = (lambda step, total, lr=lr: log(f"yardstick ENMF, lr {lr}", step=step, total=total)) if log else None
+            t = time.time(); runs[lr] = _enmf_one(data, epochs, batch_size, dim, lr, seed, say)
             print(f"ENMF lr {lr}: validation Recall@30 {runs[lr]['valid_recall@30']:.4f} ({time.time() - t:.0f} s)")
         best = max(runs, key=lambda lr: runs[lr]["valid_recall@30"])
         return {**{k: runs[best][k] for k in ("item", "user", "h")}, "lr": np.float64(best),
@@ -285,11 +289,13 @@ def sasrec(data, # an `SRData`
            epochs:int=30, batch_size:int=256, dim:int=64, lr:float=1e-3, # training (Adam, cross-entropy)
            max_len:int=50, # items of a history the model reads
            k:int=100, # items kept per user
+           log=None, # a run's `ProgressLog`: told the epoch being trained
           ) -> dict:
     "SASRec through RecBole: every user's top-`k` next items after their whole history (`top`, seen items excluded)."
     def fit():
         from recbole.data.interaction import Interaction
-        with _recbole_fit("SASRec", data, seed, epochs=epochs, train_batch_size=batch_size, hidden_size=dim,
+        say = (lambda step, total: log("yardstick SASRec", step=step, total=total)) if log else None
+        with _recbole_fit("SASRec", data, seed, say, epochs=epochs, train_batch_size=batch_size, hidden_size=dim,
                           inner_size=4 * dim, learning_rate=lr, stopping_step=10, MAX_ITEM_LIST_LENGTH=max_len,
                           loss_type="CE") as (ds, model, best, ours):
             theirs = np.zeros(data.n_items, np.int64); theirs[ours[1:]] = np.arange(1, len(ours))

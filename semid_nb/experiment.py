@@ -288,7 +288,8 @@ def run_stages(p:dict, # the run's parameters (`run_params`)
     base = None
     if main:
         meter.start("baselines")
-        base = run_baselines(inp.data, inp.cfg, inp.queries, test_q, rec_test, p["embedding"], inp.shared_seed)
+        base = run_baselines(inp.data, inp.cfg, inp.queries, test_q, rec_test, p["embedding"], inp.shared_seed,
+                             log=meter.log)
         meter.end()
     res = RunResults(inp, ambiguity, id_sets, net, tok, hist, test_q, rec_test, ev, base, meter)
     if main:

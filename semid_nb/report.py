@@ -13,13 +13,15 @@ from .metrics import TASKS, split_rec
 from .baselines import BASELINES
 from .experiment import load_trained, evaluate_model
 from .runner import RESULT_FILES, is_finished, copy_run
-from .tables import tables, row_label, row, FINDINGS
+from .tables import tables, row_label, FINDINGS
+from .significance import (compare, family_tests, finding_verdict, grid_shape,
+                                   minimal_detectable_difference)
 
 # %% auto 0
-__all__ = ['SPREAD_WAYS', 'hits', 'boot_means', 'query_weights', 'boot_p', 'significant_wins', 'load_runs', 'collect',
-           'make_table', 'verdict', 'findings_table', 'figure1', 'decoder_comparison', 'enmf_table', 'sweep_table',
-           'spread_table', 'report_dir', 'archive_runs', 'provenance', 'provenance_section', 'table_markdown',
-           'readme_results', 'write_report']
+__all__ = ['SPREAD_WAYS', 'hits', 'clusters', 'load_runs', 'collect', 'task_hits', 'family', 'make_table', 'exploratory',
+           'findings_table', 'detectable', 'figure1', 'decoder_comparison', 'enmf_table', 'sweep_table', 'spread_table',
+           'report_dir', 'archive_runs', 'provenance', 'provenance_section', 'table_markdown', 'readme_results',
+           'write_report']
 
 # %% ../nbs/08_report.ipynb 6
 def hits(folder, # a finished run
@@ -30,63 +32,21 @@ def hits(folder, # a finished run
     ranks = r["search"] if task == "search" else split_rec(r["rec"], r["rec_head"])[task]
     return ((ranks > 0) & (ranks <= k)).astype(float)
 
-# %% ../nbs/08_report.ipynb 7
+# %% ../nbs/08_report.ipynb 8
 def _key(folder, task) -> tuple:
     "What a run's test set is (the items/users in order): runs are comparable only when these match."
     r = np.load(Path(folder)/"ranks.npz")
     return tuple(r["search_item"].tolist()) if task == "search" else tuple(r["rec_user"].tolist())
 
-# %% ../nbs/08_report.ipynb 10
-def boot_means(hits:np.ndarray, # seeds x queries, 0/1 hits of one row
-               weights:np.ndarray, # resamples x queries: how often each query is drawn in each resample
-               rng:np.random.Generator) -> np.ndarray:
-    "Mean hit rate of one row in each resample: its queries weighted by `weights`, its seeds drawn with replacement."
-    per_seed = hits @ weights.T / weights.sum(1)                          # seeds x resamples
-    pick = rng.integers(0, len(hits), (len(hits), weights.shape[0]))     # the seeds each resample draws
-    return np.take_along_axis(per_seed, pick, 0).mean(0)
+# %% ../nbs/08_report.ipynb 9
+def clusters(folder, # a finished run
+             task:str, # "search", "rec", "rec_head" or "rec_torso"
+            ) -> np.ndarray:
+    "Each test prompt's target item: what the significance test clusters prompts by."
+    r = np.load(Path(folder)/"ranks.npz")
+    return r["search_item"] if task == "search" else split_rec(r["rec_target"], r["rec_head"])[task]
 
 # %% ../nbs/08_report.ipynb 12
-def query_weights(n_queries:int, n_boot:int, rng:np.random.Generator) -> np.ndarray:
-    "`n_boot` bootstrap resamples of `n_queries` queries, as counts per query (resamples x queries)."
-    draws = rng.integers(0, n_queries, (n_boot, n_queries)) + n_queries * np.arange(n_boot)[:, None]
-    return np.bincount(draws.ravel(), minlength=n_boot * n_queries).reshape(n_boot, n_queries).astype(np.float32)
-
-# %% ../nbs/08_report.ipynb 14
-def boot_p(a:np.ndarray, b:np.ndarray) -> float:
-    "Two-sided p-value of mean(a) != mean(b) from paired bootstrap differences (with the usual +1 correction)."
-    d = a - b
-    return min(1.0, 2 * (min((d <= 0).sum(), (d >= 0).sum()) + 1) / (len(d) + 1))
-
-# %% ../nbs/08_report.ipynb 18
-def significant_wins(per_query:dict, # row label -> hits: per query, or seeds x queries (same queries, same order)
-                     alpha:float=0.05,
-                     n_boot:int=20000, # bootstrap resamples when a row has several seeds
-                     seed:int=0) -> dict:
-    "For each row, the set of rows it beats (paired t-test, or with several seeds the bootstrap; Bonferroni)."
-    from scipy.stats import ttest_rel
-    hits = {k: np.atleast_2d(np.asarray(v, dtype=np.float32)) for k, v in per_query.items()}
-    labels, wins = list(hits), {k: set() for k in hits}
-    pairs = list(combinations(labels, 2))
-    if len({h.shape[1] for h in hits.values()}) > 1:
-        sizes = sorted({h.shape[1] for h in hits.values()})[:2]
-        a, b = (next(k for k in labels if hits[k].shape[1] == n) for n in sizes)
-        raise SemidError(f"Rows {a} and {b} were tested on different test sets; rerun them with the same shared_seed.")
-    if not hits[labels[0]].shape[1]: return wins  # no test queries (a small run with no torso user): nothing to test
-    several = any(len(h) > 1 for h in hits.values())
-    if several:  # one set of query resamples for every row (paired), in chunks to bound memory
-        rng, boot = np.random.default_rng(seed), {k: [] for k in labels}
-        for n in [min(1000, n_boot - i) for i in range(0, n_boot, 1000)]:
-            w = query_weights(hits[labels[0]].shape[1], n, rng)
-            for k in labels: boot[k].append(boot_means(hits[k], w, rng))
-        boot = {k: np.concatenate(v) for k, v in boot.items()}
-    for a, b in pairs:
-        x, y = hits[a], hits[b]
-        if np.array_equal(x, y): continue
-        p = boot_p(boot[a], boot[b]) if several else ttest_rel(x[0], y[0]).pvalue
-        if p * len(pairs) < alpha: wins[a if x.mean() > y.mean() else b].add(b if x.mean() > y.mean() else a)
-    return wins
-
-# %% ../nbs/08_report.ipynb 21
 def load_runs(folders) -> pd.DataFrame:
     "One row per finished run: construction, quantizer, seed, Recall@30 per task, baselines, ID statistics and folder."
     rows = []
@@ -106,12 +66,12 @@ def load_runs(folders) -> pd.DataFrame:
     if not rows: raise SemidError("No finished runs to report on; run the grid first (make run, or semid-grid).")
     return pd.DataFrame(rows)
 
-# %% ../nbs/08_report.ipynb 22
+# %% ../nbs/08_report.ipynb 13
 def _select(runs:pd.DataFrame, row:tuple) -> pd.DataFrame:
     "The runs (every seed) of one table row `(construction, quantizer)`."
     return runs[(runs.embedding == row[0]) & (runs.quantizer == row[1])]
 
-# %% ../nbs/08_report.ipynb 24
+# %% ../nbs/08_report.ipynb 15
 def collect(folders) -> pd.DataFrame:
     "Recall@30 per task and minutes of each finished run, one row each (unfinished folders are left out)."
     try: runs = load_runs(folders)
@@ -119,7 +79,29 @@ def collect(folders) -> pd.DataFrame:
     cols = ["embedding", "quantizer", "seed", *TASKS, "minutes", "folder"]
     return runs[cols].rename(columns={t: f"{n} R@30" for t, n in TASKS.items()})
 
-# %% ../nbs/08_report.ipynb 27
+# %% ../nbs/08_report.ipynb 17
+def task_hits(runs:pd.DataFrame, # from `load_runs`
+              rows:list, # (construction, quantizer) rows
+              task:str) -> tuple:
+    "`(row -> hits [seeds, prompts], each prompt's target item)` of the rows that were run; they share one test set."
+    sel = {r: _select(runs, r) for r in rows if len(_select(runs, r))}
+    keys = {r: {_key(f, task) for f in s.folder} for r, s in sel.items()}
+    if any(len(k) > 1 for k in keys.values()) or len(set().union(*keys.values())) > 1:
+        raise SemidError(f"Rows or seeds were tested on different {task} sets; run them with the same data, queries "
+                         "and shared_seed.")
+    hits_ = {r: np.stack([hits(f, task) for f in s.folder]) for r, s in sel.items()}
+    return hits_, clusters(next(iter(sel.values())).folder.iloc[0], task) if sel else np.array([])
+
+# %% ../nbs/08_report.ipynb 19
+def family(runs:pd.DataFrame, # from `load_runs`
+           alpha:float=0.05) -> pd.DataFrame:
+    "The comparisons of the paper's findings (`tables.FINDINGS`) that the runs hold, tested as one family (Holm)."
+    comps = [c for f in FINDINGS for c in f.comparisons]
+    got = {k: task_hits(runs, list(dict.fromkeys(r for a, b, t in comps if t == k for r in (a, b))), k)
+           for k in dict.fromkeys(t for *_, t in comps)}
+    return family_tests({k: h for k, (h, _) in got.items()}, {k: c for k, (_, c) in got.items()}, comps, alpha)
+
+# %% ../nbs/08_report.ipynb 22
 def _baselines(runs:pd.DataFrame, tasks:list) -> dict:
     "Baseline rows on the same test sets as `runs`: label -> {task: Recall@30}, in registry order."
     order = {n: i for i, n in enumerate(BASELINES)}
@@ -130,32 +112,28 @@ def _baselines(runs:pd.DataFrame, tasks:list) -> dict:
             out.setdefault(b["label"], {}).update({t: b[t]["recall@30"] for t in tasks if t in b})
     return {k: v for k, v in out.items() if v}
 
-# %% ../nbs/08_report.ipynb 28
+# %% ../nbs/08_report.ipynb 23
 def make_table(runs:pd.DataFrame, # from `load_runs`
-               rows:list, tasks:list, with_baselines:bool=True, alpha:float=0.05) -> tuple:
-    "`(markdown, numbers, wins)`: the table with significance letters, its means/stds, the rows each beats per task."
+               rows:list, tasks:list, with_baselines:bool=True,
+               tests:pd.DataFrame|None=None, # `family`'s tests: their significant comparisons become superscripts
+              ) -> tuple:
+    "`(markdown, numbers)`: the table with superscripts for the family's significant comparisons, its means/stds."
     present = [r for r in rows if len(_select(runs, r))]
-    if not present: return "", pd.DataFrame(), {}
+    if not present: return "", pd.DataFrame()
     letters = {r: chr(ord("a") + i) for i, r in enumerate(present)}
-    num, cells, wins_by_task = {}, {r: {} for r in present}, {}
+    num, cells = {}, {r: {} for r in present}
+    won = set() if tests is None or not len(tests) else {  # (winner, loser, task) of every significant comparison
+        (a, b, k) if d > 0 else (b, a, k) for a, b, k, d, s in zip(tests.better, tests.worse, tests.task,
+                                                                   tests["diff"], tests.significant) if s}
     for t in tasks:
-        per = {}
+        task_hits(runs, present, t)  # (one test set for every row and seed, or an error)
         for r in present:
             sel, label = _select(runs, r), row_label(r)
-            if len({_key(f, t) for f in sel.folder}) > 1:
-                raise SemidError(f"The seeds of {label} have different {t} test sets; use one shared_seed.")
-            per[r] = np.stack([hits(f, t) for f in sel.folder])  # seeds x queries
             num[(label, f"{t} mean")] = sel[t].mean()
             num[(label, f"{t} std")] = sel[t].std(ddof=1) if len(sel) > 1 else np.nan
             num[(label, "seeds")] = len(sel)
-        if len({_key(_select(runs, r).folder.iloc[0], t) for r in present}) > 1:
-            raise SemidError(f"The rows of a table were tested on different {t} sets; "
-                             "run them with the same data, queries and shared_seed.")
-        wins = wins_by_task[t] = significant_wins(per, alpha)
-        for r in present:
-            sel = _select(runs, r)
             sd = f" ± {sel[t].std(ddof=1):.3f}" if len(sel) > 1 else ""
-            sup = "".join(sorted(letters[b] for b in wins[r]))
+            sup = "".join(sorted(letters[b] for w, b, k in won if w == r and k == t and b in letters))
             cells[r][t] = f"{sel[t].mean():.3f}{sd}" + (f"<sup>{sup}</sup>" if sup else "")
     head = "| | " + " | ".join(f"{TASKS[t]} R@30" for t in tasks) + " |\n|---|" + "---|" * len(tasks) + "\n"
     body = "".join(f"| ({letters[r]}) {row_label(r)} | " + " | ".join(cells[r][t] for t in tasks) + " |\n"
@@ -165,34 +143,52 @@ def make_table(runs:pd.DataFrame, # from `load_runs`
                                      tasks).items():
             body += f"| *{name}* | " + " | ".join(f"*{vals[t]:.3f}*" if t in vals else "" for t in tasks) + " |\n"
             for t, v in vals.items(): num[(name, f"{t} mean")] = v
-    return head + body, pd.Series(num).unstack(), wins_by_task
+    return head + body, pd.Series(num).unstack()
 
-# %% ../nbs/08_report.ipynb 31
-def verdict(comparisons:tuple, # ((better row, worse row, task), ...)
-            wins:dict, # task -> row -> the rows it significantly beats (`make_table`'s, for the finding's table)
-           ) -> str:
-    "held, not held or not distinguishable: what the significance tests say of a finding's comparisons."
-    if all(b in wins[k][a] for a, b, k in comparisons): return "held"
-    if any(a in wins[k][b] for a, b, k in comparisons): return "not held"
-    return "not distinguishable"
+# %% ../nbs/08_report.ipynb 25
+def exploratory(runs:pd.DataFrame, # from `load_runs`
+               ) -> pd.DataFrame:
+    "Every pair of rows of every table and task: the difference and its 95% interval, uncorrected (no claim made)."
+    out = []
+    for name, t in tables().items():
+        for k in t["tasks"]:
+            h, c = task_hits(runs, t["rows"], k)
+            for a, b in combinations(list(h), 2):
+                x = compare(h[a], h[b], c)
+                out.append({"table": name, "task": k, "row": row_label(a), "other": row_label(b), "diff": x.diff,
+                            "low": x.low, "high": x.high, "p (uncorrected)": x.p})
+    return pd.DataFrame(out)
 
-# %% ../nbs/08_report.ipynb 32
+# %% ../nbs/08_report.ipynb 28
 def findings_table(runs:pd.DataFrame, # from `load_runs`
-                   wins:dict, # table name -> `make_table`'s wins
+                   tests:pd.DataFrame, # `family`'s tests
                   ) -> pd.DataFrame:
-    "One row per finding of the paper whose rows were run: claim, comparisons, effect (difference of means), verdict."
-    mean = lambda rw, k: _select(runs, rw)[k].mean()
+    "One row per finding whose rows were run: its comparisons, each difference with its 95% interval, the verdict."
+    t = tests.set_index(["better", "worse", "task"]) if len(tests) else None
     out = []
     for f in FINDINGS:
-        if not all(len(_select(runs, rw)) for a, b, _ in f.comparisons for rw in (a, b)): continue
+        if t is None or not all(c in t.index for c in f.comparisons): continue
+        x = t.loc[list(f.comparisons)]
         out.append({"claim": f.claim, "table": f.table,
                     "comparisons": "; ".join(f"{row_label(a)} > {row_label(b)} ({TASKS[k]})"
                                              for a, b, k in f.comparisons),
-                    "effect": "; ".join(f"{mean(a, k) - mean(b, k):+.3f}" for a, b, k in f.comparisons),
-                    "verdict": verdict(f.comparisons, wins[f.table])})
+                    "effect": "; ".join(f"{d:+.3f}" for d in x["diff"]),
+                    "interval": "; ".join(f"[{lo:+.3f}, {hi:+.3f}]" for lo, hi in zip(x.low, x.high)),
+                    "verdict": finding_verdict(tests, f.comparisons)})
     return pd.DataFrame(out)
 
-# %% ../nbs/08_report.ipynb 36
+# %% ../nbs/08_report.ipynb 31
+def detectable(runs:pd.DataFrame, # from `load_runs`
+               tests:pd.DataFrame, # `family`'s tests
+               n_trials:int=200, seed:int=0) -> dict:
+    "Task -> the minimal detectable difference of the family's test at this grid's spread (80% power)."
+    out = {}
+    for k in dict.fromkeys(tests.task):
+        h, c = task_hits(runs, list(dict.fromkeys([*tests.better[tests.task == k], *tests.worse[tests.task == k]])), k)
+        out[k] = minimal_detectable_difference(grid_shape(h, c), len(tests), n_trials=n_trials, seed=seed)
+    return out
+
+# %% ../nbs/08_report.ipynb 34
 def figure1(runs:pd.DataFrame, path) -> Path:
     "Scatter of search vs rec Recall@30 per Table 2 construction, with error bars; saved as PNG."
     import matplotlib; matplotlib.use("Agg")
@@ -212,7 +208,7 @@ def figure1(runs:pd.DataFrame, path) -> Path:
     path = Path(path); fig.savefig(path, dpi=120, bbox_inches="tight"); plt.close(fig)
     return path
 
-# %% ../nbs/08_report.ipynb 39
+# %% ../nbs/08_report.ipynb 37
 def decoder_comparison(folder, # a finished run (its checkpoint is loaded)
                        n_queries:int=300, n_users:int=300) -> pd.DataFrame:
     "Recall@30 and prompts/s of diverse beam search and of the exact decoder on a sample of the run's test prompts."
@@ -228,7 +224,7 @@ def decoder_comparison(folder, # a finished run (its checkpoint is loaded)
     order = lambda s: s.map({"search": 0, "rec": 1})
     return pd.DataFrame(rows).sort_values("task", kind="stable", key=order).reset_index(drop=True)
 
-# %% ../nbs/08_report.ipynb 41
+# %% ../nbs/08_report.ipynb 39
 _ID_COLUMNS = {"unique IDs": lambda v: v["unique_before_collisions"],
                "largest collision": lambda v: v["largest_collision_group"],
                "codes used": lambda v: "/".join(map(str, v["codebook_usage"])),
@@ -239,7 +235,7 @@ def _per_set(stats:dict, f) -> str:
     sets = {k: v for k, v in stats.items() if isinstance(v, dict)}
     return str(f(sets["shared"])) if list(sets) == ["shared"] else ", ".join(f"{k}: {f(v)}" for k, v in sets.items())
 
-# %% ../nbs/08_report.ipynb 42
+# %% ../nbs/08_report.ipynb 40
 def enmf_table(runs:pd.DataFrame) -> pd.DataFrame:
     "ENMF's validation Recall@30 for each learning rate tried (from the runs), marking the paper's and the chosen one."
     info = next((b["enmf"]["info"] for b in runs.baselines if "info" in b.get("enmf", {})), None)
@@ -248,7 +244,7 @@ def enmf_table(runs:pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame([{"lr": float(lr), "validation R@30": v, "": mark(float(lr))} for lr,
                          v in info["valid_recall@30"].items()])
 
-# %% ../nbs/08_report.ipynb 45
+# %% ../nbs/08_report.ipynb 43
 # the spread table's ways: which of `SEED_SOURCES` follow the run's seed (the others stay at seed 0's)
 SPREAD_WAYS = {"both": ("init_seed", "order_seed"), "initialisation": ("init_seed",),
                "training order": ("order_seed",), "ID set": ("id_seed",)}
@@ -258,7 +254,7 @@ def _varying(runs:pd.DataFrame) -> list:
     keys = sorted({k for o in runs.overrides for k in o})
     return [k for k in keys if len({json.dumps(o.get(k)) for o in runs.overrides}) > 1]
 
-# %% ../nbs/08_report.ipynb 46
+# %% ../nbs/08_report.ipynb 44
 def sweep_table(runs:pd.DataFrame, # from `load_runs`
                ) -> pd.DataFrame:
     "Per setting tried: best validation epoch and Recall@30, and test Recall@30; empty when no setting varies."
@@ -278,7 +274,7 @@ def sweep_table(runs:pd.DataFrame, # from `load_runs`
     df["chosen"] = df["valid mean"] == df.groupby(["row", "seed"])["valid mean"].transform("max")
     return df
 
-# %% ../nbs/08_report.ipynb 49
+# %% ../nbs/08_report.ipynb 47
 def spread_table(runs:pd.DataFrame, # from `load_runs`
                 ) -> pd.DataFrame:
     "Mean and std over seeds of test Recall@30 when seeds vary the T5's initialisation and order, one, or the IDs."
@@ -296,13 +292,13 @@ def spread_table(runs:pd.DataFrame, # from `load_runs`
                          **{f"{t} {f}": getattr(w[t], f)() for t in ("search", "rec") for f in ("mean", "std")}})
     return pd.DataFrame(rows)
 
-# %% ../nbs/08_report.ipynb 53
+# %% ../nbs/08_report.ipynb 51
 def report_dir(grid:str="default" # a name in `GRIDS`
               ) -> Path:
     "Where a grid's report goes: `outputs/report`, or `outputs/report/<grid>` for any other grid."
     return outputs_dir()/"report" if grid == "default" else outputs_dir()/"report"/grid
 
-# %% ../nbs/08_report.ipynb 57
+# %% ../nbs/08_report.ipynb 55
 def archive_runs(folders, # finished runs
                  dest, # the archive, e.g. a report's `runs/`
                 ) -> list:
@@ -317,7 +313,7 @@ def archive_runs(folders, # finished runs
         if old.is_dir() and old.name not in kept: shutil.rmtree(old)
     return sorted(dest/n for n in kept)
 
-# %% ../nbs/08_report.ipynb 58
+# %% ../nbs/08_report.ipynb 56
 def provenance(runs:pd.DataFrame, # from `load_runs`
               ) -> str:
     "Which commits made the runs (how many each; `-dirty`: with uncommitted changes), and their run time in all."
@@ -326,7 +322,7 @@ def provenance(runs:pd.DataFrame, # from `load_runs`
     return (f"Runs made at commit{'s' * (len(n) > 1)} {at}; {runs.minutes.sum() / 60:.1f} h of run time in all "
             "(each run's minutes are in the table of every run).")
 
-# %% ../nbs/08_report.ipynb 60
+# %% ../nbs/08_report.ipynb 58
 def provenance_section(runs:pd.DataFrame, # from `load_runs`
                       ) -> str:
     "The report's provenance: each commit's runs and hours, the package versions and threads the runs recorded."
@@ -345,7 +341,7 @@ def provenance_section(runs:pd.DataFrame, # from `load_runs`
             + (f"; varying: {', '.join(c for c in vers if c not in same)}" if len(same) < vers.shape[1] else "")
             + ".\n")
 
-# %% ../nbs/08_report.ipynb 63
+# %% ../nbs/08_report.ipynb 61
 def _decoders(runs:pd.DataFrame, out:Path, decoder_run) -> tuple:
     "The decoder comparison on `decoder_run` (default: the first content run with its model), reused while unchanged."
     cand = [f for f in _select(runs, ("content", "rq_kmeans")).folder.tolist() + runs.folder.tolist()
@@ -362,14 +358,14 @@ def _decoders(runs:pd.DataFrame, out:Path, decoder_run) -> tuple:
     write_json(out/"decoders.json", {"stamp": stamp, "rows": dc.to_dict("records")})
     return run, dc
 
-# %% ../nbs/08_report.ipynb 64
+# %% ../nbs/08_report.ipynb 62
 def table_markdown(df:pd.DataFrame, # a table of the report
                    settings=(), # its columns that are settings, written as they are (a learning rate of 5e-4)
                   ) -> str:
     "`df` as Markdown: scores to three decimals, settings in full."
     return df.to_markdown(index=False, floatfmt=tuple("g" if c in settings else ".3f" for c in df.columns))
 
-# %% ../nbs/08_report.ipynb 65
+# %% ../nbs/08_report.ipynb 63
 def readme_results(out=None, # a report folder (default `report_dir()`)
                    link:str="outputs/report", # how the README reaches the report folder
                   ) -> str:
@@ -383,19 +379,23 @@ def readme_results(out=None, # a report folder (default `report_dir()`)
     order = [row_label(r) for r in tables()["table2"]["rows"]]
     gen = sorted(gen, key=lambda r: order.index(r) if r in order else len(order))
     yard = {k: t2[t2.seeds.isna()][f"{k} mean"].dropna() for k in ("search", "rec")}
-    lines = [f"{len(seeds)} runs, seeds {', '.join(map(str, sorted(seeds.unique())))}; Recall@30. "
-             "A verdict is *held* when every comparison",
-             "of the finding is significant as claimed (bootstrap over test prompts and seeds, Bonferroni within",
-             "each table), *not held* when one is significant the other way, and *not distinguishable* otherwise.", "",
-             "| the paper's finding | difference | verdict |", "|---|---|---|"]
-    lines += [f"| {x.claim} | {x.effect} | {x.verdict} |" for x in f.itertuples()]
+    mdd = json.loads((out/"detectable.json").read_text())
+    lines = [f"{len(seeds)} runs, seeds {', '.join(map(str, sorted(seeds.unique())))}; differences of Recall@30 (95% "
+             "interval when one; the report has all). *held*: every",
+             "comparison significant as claimed (seed and item-clustered query variance, Welch df, Holm over "
+             f"{len(pd.read_csv(out/'family.csv'))}", "comparisons); *not held*: one significant the other way; *not "
+             "distinguishable*: neither. This grid detects", "differences of "
+             + " and ".join(f"{v:.2f} ({k})" for k, v in mdd.items()) + " with 80% power.", "",
+             "| the paper's finding | difference [95% interval] | verdict |", "|---|---|---|"]
+    diff = lambda x: x.effect.replace("; ", " / ") if ";" in x.effect else f"{x.effect} {x.interval}"
+    lines += [f"| {x.claim} | {diff(x)} | {x.verdict} |" for x in f.itertuples()]
     lines += ["", f"![Figure 1]({link}/figure1.png)", "", "| Table 2 (RQ-KMeans) | search | rec |", "|---|---|---|"]
     lines += [f"| {r} | {cell(r, 'search')} | {cell(r, 'rec')} |" for r in gen]
     lines += [f"| *best yardstick: {yard['search'].idxmax()} / {yard['rec'].idxmax()}* | *{yard['search'].max():.3f}* "
               f"| *{yard['rec'].max():.3f}* |"]
     return "\n".join(lines) + "\n"
 
-# %% ../nbs/08_report.ipynb 67
+# %% ../nbs/08_report.ipynb 65
 def write_report(folders, # run folders (unfinished ones are skipped)
                  out_dir=None, # default `report_dir()`
                  decoder_run=None, # run for the decoder comparison (default: the first content run); False to skip
@@ -420,26 +420,36 @@ def write_report(folders, # run folders (unfinished ones are skipped)
             atomic_write(out/"README.md", f"# {title}\n\n{len(runs)} finished runs. {what}\n\n"
                          + table_markdown(df, _varying(runs)) + "\n")
             return out
-    wins, md = {}, [f"# Results\n\n{len(runs)} finished runs, seeds {sorted(runs.seed.unique().tolist())}. "
-          "Recall@30; superscripts: the rows "
-          "a row beats (" + ("paired t-test over test queries/users, per-query hits averaged over seeds"
-                             if runs.groupby(["embedding", "quantizer"]).size().max() == 1
-                             else "bootstrap over test queries/users and over each row's seeds") + ", "
-          "Bonferroni-corrected, "
-          f"alpha {alpha}). Italic rows: non-generative baselines on the same test sets; provenance at the end.\n"]
+    tests = family(runs, alpha)
+    md = [f"# Results\n\n{len(runs)} finished runs, seeds {sorted(runs.seed.unique().tolist())}. Recall@30. A "
+          "superscript marks a comparison of the paper's findings that is significant: the difference of the rows' "
+          "means, its variance from each row's seeds and from the test prompts clustered by target item, Welch "
+          f"degrees of freedom, Holm's correction over the {len(tests)} comparisons of the findings, alpha {alpha} "
+          "(`08a_significance`). Every other pair of rows is exploratory: `exploratory.csv` gives its difference "
+          "and 95% interval, uncorrected. Italic rows: non-generative baselines on the same test sets; provenance at "
+          "the end.\n"]
     for name, t in tables().items():
-        text, df, wins[name] = make_table(runs, t["rows"], t["tasks"], t["baselines"], alpha)
+        text, df = make_table(runs, t["rows"], t["tasks"], t["baselines"], tests)
         if not text: continue
         atomic_write(out/f"{name}.md", f"## {t['title']}\n\n{text}")
         atomic_write(out/f"{name}.csv", df.to_csv())
         md.append(f"## {t['title']}\n\n{text}")
-    if (found := findings_table(runs, wins)).shape[0]:
+    if (found := findings_table(runs, tests)).shape[0]:
         atomic_write(out/"findings.csv", found.to_csv(index=False))
+        mdd = detectable(runs, tests)
+        atomic_write(out/"detectable.json", json.dumps(mdd) + "\n")
         md.insert(1, "## The paper's findings\n\nEach finding's comparisons, the difference of the rows' mean "
-                  "Recall@30 and the verdict of the tables' tests (held: every comparison significant as claimed; "
-                  "not held: "
-                  "one significant the other way; else not distinguishable).\n\n"
+                  "Recall@30 with its 95% interval (not adjusted), and the verdict of the family's tests (held: every "
+                  "comparison "
+                  "significant as claimed; not held: one significant the other way; else not distinguishable). "
+                  "At this grid's spread the test finds a difference of "
+                  + " and ".join(f"{v:.3f} on {TASKS[k]}" for k, v in mdd.items())
+                  + " in 80% of simulated tables (the minimal detectable difference).\n\n"
                   + found.drop(columns="table").to_markdown(index=False) + "\n")
+    if len(tests):
+        labelled = tests.assign(better=tests.better.map(row_label), worse=tests.worse.map(row_label))
+        atomic_write(out/"family.csv", labelled.to_csv(index=False))
+        atomic_write(out/"exploratory.csv", exploratory(runs).to_csv(index=False))
     figure1(runs, out/"figure1.png"); md.append("## Figure 1\n\n![Figure 1](figure1.png)\n")
     exact = [f"{t} exact" for t in ("search", "rec") if runs[f"{t} exact"].notna().any()]  # the exact decoder's
     per_run = runs[["embedding", "quantizer", "seed", *TASKS, *exact, "minutes"]].copy()

@@ -54,20 +54,20 @@ class Finding:
 _FUSED = ("fused_concat", "fused_svd", "multitask")  # the constructions that combine both embeddings first
 _QUANTIZERS = ("dictionary", "residual_lfq", "rq_vae")  # Table 3's ablations of RQ-KMeans
 FINDINGS = [
-    Finding("Search-tuned IDs beat content IDs on search", "table1", ((row("search"), row("content"), "search"),)),
-    Finding("Search-tuned IDs beat rec-tuned IDs on search", "table1", ((row("search"), row("rec"), "search"),)),
-    Finding("Rec-tuned IDs beat content IDs on rec", "table1", ((row("rec"), row("content"), "rec"),)),
-    Finding("Rec-tuned IDs beat search-tuned IDs on rec", "table1", ((row("rec"), row("search"), "rec"),)),
-    *[Finding(f"{n} trails the fused and multi-task constructions on {t}", "table2",
+    Finding("Search-tuned IDs beat content IDs (search)", "table1", ((row("search"), row("content"), "search"),)),
+    Finding("Search-tuned IDs beat rec-tuned IDs (search)", "table1", ((row("search"), row("rec"), "search"),)),
+    Finding("Rec-tuned IDs beat content IDs (rec)", "table1", ((row("rec"), row("content"), "rec"),)),
+    Finding("Rec-tuned IDs beat search-tuned IDs (rec)", "table1", ((row("rec"), row("search"), "rec"),)),
+    *[Finding(f"{n} trails Fused concat, Fused SVD, Multi-task ({t})", "table2",
               tuple((row(f), row(c), k) for f in _FUSED))
       for c, n in (("separate", "Separate"), ("prefix_share", "Prefix-share"))
       for k, t in (("search", "search"), ("rec", "rec"))],
-    Finding("Fused SVD beats Fused concat on rec", "table2",
+    Finding("Fused SVD beats Fused concat (rec)", "table2",
             ((row("fused_svd"), row("fused_concat"), "rec"),)),
-    Finding("Fused concat beats Fused SVD on search", "table2", ((row("fused_concat"), row("fused_svd"), "search"),)),
-    Finding("Multi-task beats rec-tuned IDs on search and search-tuned IDs on rec", "table2",
+    Finding("Fused concat beats Fused SVD (search)", "table2", ((row("fused_concat"), row("fused_svd"), "search"),)),
+    Finding("Multi-task beats Rec IDs (search) and Search IDs (rec)", "table2",
             ((row("multitask"), row("rec"), "search"), (row("multitask"), row("search"), "rec"))),
-    *[Finding(f"RQ-KMeans beats dictionary learning, ResidualLFQ and RQ-VAE on {t}", "table3",
+    *[Finding(f"RQ-KMeans beats dictionary, ResidualLFQ, RQ-VAE ({t})", "table3",
               tuple((row(TABLE3_SPACE), row(TABLE3_SPACE, q), k) for q in _QUANTIZERS))
       for k, t in (("search", "search"), ("rec", "rec"))],
 ]
