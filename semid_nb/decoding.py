@@ -11,8 +11,8 @@ from .core import SemidError
 from .joint_model import encode_examples, pad_batch
 
 # %% auto 0
-__all__ = ['IDTrie', 'T5Steps', 'diverse_beam_search', 'exhaustive_scores', 'decode_prompts', 'rank_items', 'trie_scores',
-           'exact_top_items', 'exact_rank_items']
+__all__ = ['IDTrie', 'alive_nodes', 'T5Steps', 'diverse_beam_search', 'exhaustive_scores', 'decode_prompts', 'rank_items',
+           'trie_scores', 'exact_top_items', 'exact_rank_items']
 
 # %% ../nbs/05a_decoding.ipynb 6
 class IDTrie:
@@ -86,12 +86,33 @@ class IDTrie:
         for d in range(self.L): node = self.walk(node, cand[..., d])
         return self.node_item(node)
 
-# %% ../nbs/05a_decoding.ipynb 10
+# %% ../nbs/05a_decoding.ipynb 9
+def alive_nodes(trie:IDTrie, # the catalogue's trie
+                exclude:list, # per prompt, the item ids it may not return (an empty list: none)
+               ) -> torch.Tensor:
+    "`[prompts, nodes]`: whether each node of the trie still leads to an item the prompt may return."
+    dev, n_nodes = trie.parent.device, len(trie.parent)
+    leaves = torch.arange(trie.level_start[trie.L], n_nodes, device=dev)
+    item_leaf = torch.empty(trie.n_items, dtype=torch.long, device=dev)
+    item_leaf[trie.leaf_item[leaves]] = leaves
+    pairs = [(b, i) for b, ex in enumerate(exclude) for i in sorted(set(ex))]
+    rows = torch.tensor([b for b, _ in pairs], dtype=torch.long, device=dev)
+    node = item_leaf[torch.tensor([i for _, i in pairs], dtype=torch.long, device=dev)]
+    count = torch.zeros(n_nodes, dtype=torch.long, device=dev)                # items under each node
+    gone = torch.zeros(len(exclude), n_nodes, dtype=torch.long, device=dev)   # excluded items under each node
+    up = leaves
+    for _ in range(trie.L + 1):                                               # depth L (the leaves) up to the root
+        count.index_add_(0, up, torch.ones_like(up))
+        gone.index_put_((rows, node), torch.ones_like(node), accumulate=True)
+        up, node = trie.parent[up].clamp(min=0), trie.parent[node].clamp(min=0)
+    return gone < count
+
+# %% ../nbs/05a_decoding.ipynb 13
 def _encode(model, input_ids, attention_mask):
     "Run the encoder once and return its last hidden states `[B, T, D]`."
     return model.get_encoder()(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
 
-# %% ../nbs/05a_decoding.ipynb 11
+# %% ../nbs/05a_decoding.ipynb 14
 def _decoder_logits(model, enc, # encoder states [N, T, D]
                     mask, # encoder attention mask [N, T]
                     dec_in, # decoder inputs [N, t]
@@ -105,7 +126,7 @@ def _decoder_logits(model, enc, # encoder states [N, T, D]
         h = h * model.config.d_model ** -0.5
     return model.lm_head(h)
 
-# %% ../nbs/05a_decoding.ipynb 12
+# %% ../nbs/05a_decoding.ipynb 15
 class T5Steps:
     "Incremental T5 decoding of many continuations per prompt: cross-attention once a prompt, a cache a continuation."
     def __init__(self, model): # a T5ForConditionalGeneration (eval mode)
@@ -150,15 +171,16 @@ class T5Steps:
         lse = logits.logsumexp(-1, keepdim=True)                                 # the normalisation needs every token
         return (logits if cols is None else logits[..., cols]) - lse, new
 
-# %% ../nbs/05a_decoding.ipynb 13
+# %% ../nbs/05a_decoding.ipynb 16
 def _extend(past, new):
     "Append one position's keys and values to a cache (or start it)."
     return new if past is None else [(torch.cat([a, k], 3), torch.cat([b, v], 3)) for (a, b), (k, v) in zip(past, new)]
 
-# %% ../nbs/05a_decoding.ipynb 18
+# %% ../nbs/05a_decoding.ipynb 21
 def _group_beam_search_chunk(model, input_ids, attention_mask, trie, num_beams, num_groups, diversity_penalty,
-                             constrained):
+                             constrained, alive=None):
     "Diverse beam search for one chunk: per-beam candidate ids `[B, K, L]`, penalised and raw scores, nodes `[B, K]`."
+    # `alive` ([B, nodes], `alive_nodes`): with `constrained`, beams never enter a prefix whose items are all excluded
     B, K, G = input_ids.shape[0], num_beams, num_groups
     S, dev, steps = K // G, input_ids.device, T5Steps(model)
     cross, mask = steps.encode(input_ids, attention_mask)        # once per query, shared by its K beams
@@ -181,7 +203,9 @@ def _group_beam_search_chunk(model, input_ids, attention_mask, trie, num_beams, 
         past = _extend(past, new)
         if constrained:                                          # only edges of the trie are allowed
             child = trie.level_next[t][(node - trie.level_start[t]).clamp(min=0)]  # [B, K, C]
-            logp = logp.masked_fill((child < 0) | (node < 0)[..., None], float("-inf"))
+            dead = (child < 0) | (node < 0)[..., None]
+            if alive is not None: dead |= ~alive.gather(1, child.clamp(min=0).long().view(B, -1)).view(B, K, C)
+            logp = logp.masked_fill(dead, float("-inf"))
         counts = torch.zeros(B, C, device=dev)                   # tokens chosen this step by earlier groups
         new_pen = torch.empty_like(pen)
         src, col = (torch.empty(B, K, dtype=torch.long, device=dev) for _ in range(2))  # parent beam, new column
@@ -197,7 +221,7 @@ def _group_beam_search_chunk(model, input_ids, attention_mask, trie, num_beams, 
         past = [(k[qidx, src], v[qidx, src]) for k, v in past]    # each beam keeps its parent's cache
     return seq, pen, raw, node
 
-# %% ../nbs/05a_decoding.ipynb 19
+# %% ../nbs/05a_decoding.ipynb 22
 @torch.inference_mode()
 def diverse_beam_search(model, # a T5ForConditionalGeneration
                         input_ids, attention_mask, # prompts [n, T]
@@ -208,6 +232,7 @@ def diverse_beam_search(model, # a T5ForConditionalGeneration
                         constrained:bool=True, # restrict beams to the trie's paths
                         batch_size:int=64, # queries per chunk
                         return_groups:bool=False, # also return the raw beams per group
+                        exclude:list|None=None, # per prompt, item ids it may not return (pruned inside the search)
                        ):
     """Diverse (group) beam search over Semantic IDs: deduplicated items `[n, K]` (-1 padded) and their log-probs;
     with `return_groups`, a third output dict(tokens [n, G, S, L], pen_scores, raw_scores, items [n, G, S])."""
@@ -216,12 +241,16 @@ def diverse_beam_search(model, # a T5ForConditionalGeneration
     model.eval()
     dev = next(model.parameters()).device
     input_ids, attention_mask = input_ids.to(dev), attention_mask.to(dev)
+    alive = lambda i: None if exclude is None else alive_nodes(trie, exclude[i:i + batch_size])
     outs = [_group_beam_search_chunk(model, input_ids[i:i + batch_size], attention_mask[i:i + batch_size], trie,
-                                     num_beams, num_groups, diversity_penalty, constrained)
+                                     num_beams, num_groups, diversity_penalty, constrained, alive(i))
             for i in range(0, len(input_ids), batch_size)]
     seq, pen, raw, node = (torch.cat(t) for t in zip(*outs))
     item = trie.node_item(node)
-    score = raw.masked_fill((item < 0) | ~torch.isfinite(raw) | ~torch.isfinite(pen), float("-inf"))
+    banned = torch.zeros_like(item, dtype=torch.bool)                 # (unconstrained beams may reach an excluded item)
+    for r, ex in enumerate(exclude or []):
+        banned[r] = torch.isin(item[r], torch.as_tensor(list(ex), dtype=torch.long, device=item.device))
+    score = raw.masked_fill((item < 0) | banned | ~torch.isfinite(raw) | ~torch.isfinite(pen), float("-inf"))
     # Dedup: order by raw score, then keep the first (best) occurrence of every item id.
     score, order = score.sort(dim=1, descending=True, stable=True)
     item = item.gather(1, order)
@@ -238,7 +267,7 @@ def diverse_beam_search(model, # a T5ForConditionalGeneration
                   raw_scores=raw.view(n, G, -1), items=trie.node_item(node).view(n, G, -1))
     return items, score, groups
 
-# %% ../nbs/05a_decoding.ipynb 22
+# %% ../nbs/05a_decoding.ipynb 25
 @torch.inference_mode()
 def exhaustive_scores(model, # a T5ForConditionalGeneration
                       input_ids, attention_mask, # prompts [n, T]
@@ -269,9 +298,9 @@ def exhaustive_scores(model, # a T5ForConditionalGeneration
         out.append(torch.cat(row, dim=1))
     return torch.cat(out)
 
-# %% ../nbs/05a_decoding.ipynb 32
+# %% ../nbs/05a_decoding.ipynb 35
 def decode_prompts(tok, prompts:list[str], # the tokenizer and the prompts
-                   decode, # decode(input_ids, attention_mask) -> LongTensor [b, width] of ranked items
+                   decode, # decode(input_ids, attention_mask, prompt indices) -> LongTensor [b, width] of items
                    width:int, # items per prompt
                    batch_size:int=64, max_source_len:int=64, device=None, progress:bool=True, desc:str="decoding",
                    accelerator=None, # an `accelerate.Accelerator`: each process decodes a share, then all are gathered
@@ -285,12 +314,12 @@ def decode_prompts(tok, prompts:list[str], # the tokenizer and the prompts
     for i in tqdm(mine, desc=desc, disable=not progress or rank > 0, mininterval=10):
         idx = order[i:i + batch_size]
         ids, am = pad_batch([src[j] for j in idx], tok.pad_token_id, device)
-        out[idx], owner[idx] = decode(ids, am).cpu().numpy(), rank
+        out[idx], owner[idx] = decode(ids, am, idx).cpu().numpy(), rank
     secs = time.time() - t0
     if accelerator: out = _gather_shards(out, owner, accelerator)
     return out, len(src) / max(secs, 1e-9)
 
-# %% ../nbs/05a_decoding.ipynb 33
+# %% ../nbs/05a_decoding.ipynb 36
 def _gather_shards(out:np.ndarray, owner:np.ndarray, accelerator) -> np.ndarray:
     "Every process's rows of `out`, gathered; a `SemidError` unless each row was decoded by exactly one process."
     from accelerate.utils import gather
@@ -300,22 +329,25 @@ def _gather_shards(out:np.ndarray, owner:np.ndarray, accelerator) -> np.ndarray:
     if not ((owners >= 0).sum(0) == 1).all(): raise SemidError("Sharded decoding scored a prompt twice or not at all.")
     return rows.max(0).values.cpu().numpy()
 
-# %% ../nbs/05a_decoding.ipynb 34
+# %% ../nbs/05a_decoding.ipynb 37
 def rank_items(model, tok, # trained model and its tokenizer
                prompts:list[str], # search or recommendation prompts
                trie:IDTrie, # valid IDs (token ids per item)
                num_beams:int=60, num_groups:int=30, diversity_penalty:float=0.25, constrained:bool=True,
                batch_size:int=64, # prompts decoded together
                max_source_len:int=64, # prompt truncation, as in training
-               progress:bool=True, desc:str="decoding", accelerator=None) -> tuple:
+               progress:bool=True, desc:str="decoding", accelerator=None,
+               exclude:list|None=None, # per prompt, item ids it may not return (pruned inside the search)
+              ) -> tuple:
     "Ranked item ids `[n_prompts, num_beams]` (-1 padded) by diverse beam search, and prompts/s."
     dev = next(model.parameters()).device
     trie.to(dev)
-    beams = lambda ids, am: diverse_beam_search(model, ids, am, trie, num_beams, num_groups, diversity_penalty,
-                                                constrained, batch_size)[0]
+    beams = lambda ids, am, idx: diverse_beam_search(model, ids, am, trie, num_beams, num_groups, diversity_penalty,
+                                                     constrained, batch_size,
+                                                     exclude=None if exclude is None else [exclude[j] for j in idx])[0]
     return decode_prompts(tok, prompts, beams, num_beams, batch_size, max_source_len, dev, progress, desc, accelerator)
 
-# %% ../nbs/05a_decoding.ipynb 37
+# %% ../nbs/05a_decoding.ipynb 40
 @torch.inference_mode()
 def trie_scores(model, # a T5ForConditionalGeneration
                 input_ids, attention_mask, # prompts [n, T]
@@ -355,19 +387,21 @@ def trie_scores(model, # a T5ForConditionalGeneration
         out.append(res)
     return torch.cat(out)
 
-# %% ../nbs/05a_decoding.ipynb 42
-@torch.inference_mode()
+# %% ../nbs/05a_decoding.ipynb 45
 def exact_top_items(model, input_ids, attention_mask, # prompts [n, T]
                     trie:IDTrie, k:int=30, batch_size:int=64,
                     expand:int=32, # open prefixes expanded per prompt and depth at a time
+                    exclude:list|None=None, # per prompt, item ids it may not return (their prefixes pruned)
                    ) -> torch.Tensor:
-    "The `k` items with the highest exact ID log-probability per prompt, LongTensor `[n, k]` (best first)."
-    return torch.cat([_best_first(model, input_ids[i:i + batch_size], attention_mask[i:i + batch_size], trie, k, expand)
-                      for i in range(0, len(input_ids), batch_size)])
+    "The `k` items with the highest exact ID log-probability per prompt, LongTensor `[n, k]` (best first, -1 padded)."
+    alive = lambda i: None if exclude is None else alive_nodes(trie.to(next(model.parameters()).device),
+                                                             exclude[i:i + batch_size])
+    return torch.cat([_best_first(model, input_ids[i:i + batch_size], attention_mask[i:i + batch_size], trie, k, expand,
+                                  alive(i)) for i in range(0, len(input_ids), batch_size)])
 
-# %% ../nbs/05a_decoding.ipynb 43
-def _best_first(model, input_ids, attention_mask, trie, k, expand):
-    "Exact top-k items of one batch of prompts by bounded best-first search over the trie."
+# %% ../nbs/05a_decoding.ipynb 46
+def _best_first(model, input_ids, attention_mask, trie, k, expand, alive=None):
+    "Exact top-k items of one batch of prompts by bounded best-first search over the trie (`alive`: nodes allowed)."
     dev, steps = next(model.parameters()).device, T5Steps(model)
     trie.to(dev)
     input_ids, attention_mask = input_ids.to(dev), attention_mask.to(dev)
@@ -377,6 +411,8 @@ def _best_first(model, input_ids, attention_mask, trie, k, expand):
     score = [torch.full((B, n), float("-inf"), device=dev) for n in trie.level_sizes]  # prefix log-prob of each node
     opened = [torch.zeros(B, n, dtype=torch.bool, device=dev) for n in trie.level_sizes[:L]]  # reached, not expanded
     score[0][:], opened[0][:] = 0.0, True
+    ok_at = [None if alive is None else alive[:, trie.level_start[d]:trie.level_start[d] + n]  # allowed nodes per depth
+             for d, n in enumerate(trie.level_sizes)]
     anc = trie.level_anc  # per depth: each node's ancestors at every earlier depth; the last is its parent
     par = [anc[d][-1] for d in range(1, L + 1)]
     tok = [torch.searchsorted(trie.level_cols[d - 1],  # per depth: each node's token, as a column among its level's
@@ -389,6 +425,7 @@ def _best_first(model, input_ids, attention_mask, trie, k, expand):
         work = False
         for d in range(L):
             cand = opened[d] & (score[d] > kth)                               # may still hold a better item
+            if alive is not None: cand &= ok_at[d]
             if not cand.any(): continue
             work, m = True, min(expand, int(cand.sum(1).max()))
             top, sel = score[d].masked_fill(~cand, float("-inf")).topk(m, dim=1)  # [B, m]: best open nodes
@@ -409,21 +446,26 @@ def _best_first(model, input_ids, attention_mask, trie, k, expand):
             cp = slot[:, par[d]]                                              # each child's parent slot (-1: not now)
             child = score[d].gather(1, par[d][None].expand(B, -1))
             child = child + lp[bidx, cp.clamp(min=0), tok[d][None].expand(B, -1)]
+            if alive is not None: child = child.masked_fill(~ok_at[d + 1], float("-inf"))
             score[d + 1] = torch.where(cp >= 0, child, score[d + 1])
             if d + 1 < L: opened[d + 1] |= cp >= 0
             opened[d][bidx.expand(-1, m)[ok], sel[ok]] = False
         if not work: break
-    return trie.leaf_item[score[L].topk(min(k, trie.n_items), dim=1).indices + trie.level_start[L]]
+    top = score[L].topk(min(k, trie.n_items), dim=1)
+    return trie.leaf_item[top.indices + trie.level_start[L]].masked_fill(~torch.isfinite(top.values), -1)
 
-# %% ../nbs/05a_decoding.ipynb 46
+# %% ../nbs/05a_decoding.ipynb 51
 def exact_rank_items(model, tok, # trained model and its tokenizer
                      prompts:list[str], # search or recommendation prompts
                      trie:IDTrie, # valid IDs (token ids per item)
                      k:int=30, # items returned per prompt
                      batch_size:int=8, # prompts scored together
-                     max_source_len:int=64, progress:bool=True, desc:str="exact decoding", accelerator=None) -> tuple:
+                     max_source_len:int=64, progress:bool=True, desc:str="exact decoding", accelerator=None,
+                     exclude:list|None=None, # per prompt, item ids it may not return (their prefixes pruned)
+                    ) -> tuple:
     "The `k` items with the highest exact ID log-probability per prompt `[n_prompts, k]`, and prompts/s."
     dev = next(model.parameters()).device
-    exact = lambda ids, am: exact_top_items(model, ids, am, trie, k, batch_size)
+    exact = lambda ids, am, idx: exact_top_items(model, ids, am, trie, k, batch_size,
+                                                 exclude=None if exclude is None else [exclude[j] for j in idx])
     return decode_prompts(tok, prompts, exact, min(k, trie.n_items), batch_size, max_source_len, dev, progress, desc,
                           accelerator)
