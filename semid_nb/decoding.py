@@ -304,20 +304,24 @@ def decode_prompts(tok, prompts:list[str], # the tokenizer and the prompts
                    width:int, # items per prompt
                    batch_size:int=64, max_source_len:int=64, device=None, progress:bool=True, desc:str="decoding",
                    accelerator=None, # an `accelerate.Accelerator`: each process decodes a share, then all are gathered
+                   with_scores:bool=False, # `decode` returns (items, scores): return the scores too
                   ) -> tuple:
-    "Ranked items `[n_prompts, width]` (-1 padded) of prompts decoded in batches of similar length, and prompts/s."
+    "Ranked items `[n_prompts, width]` (-1 padded), in batches of similar length (and their scores); prompts/s."
     src = encode_examples(tok, prompts, None, max_source_len)["source"]
     order = np.argsort([len(s) for s in src], kind="stable")
     rank, world = (accelerator.process_index, accelerator.num_processes) if accelerator else (0, 1)
     out, owner, t0 = np.full((len(src), width), -1, np.int64), np.full(len(src), -1), time.time()
+    scores = np.full((len(src), width), -np.inf, np.float32)
     mine = list(range(0, len(src), batch_size))[rank::world]  # this process's batches
     for i in tqdm(mine, desc=desc, disable=not progress or rank > 0, mininterval=10):
         idx = order[i:i + batch_size]
         ids, am = pad_batch([src[j] for j in idx], tok.pad_token_id, device)
-        out[idx], owner[idx] = decode(ids, am, idx).cpu().numpy(), rank
+        got = decode(ids, am, idx)
+        if with_scores: got, scores[idx] = got[0], got[1].float().cpu().numpy()
+        out[idx], owner[idx] = got.cpu().numpy(), rank
     secs = time.time() - t0
     if accelerator: out = _gather_shards(out, owner, accelerator)
-    return out, len(src) / max(secs, 1e-9)
+    return (out, scores, len(src) / max(secs, 1e-9)) if with_scores else (out, len(src) / max(secs, 1e-9))
 
 # %% ../nbs/05a_decoding.ipynb 36
 def _gather_shards(out:np.ndarray, owner:np.ndarray, accelerator) -> np.ndarray:
@@ -338,14 +342,17 @@ def rank_items(model, tok, # trained model and its tokenizer
                max_source_len:int=64, # prompt truncation, as in training
                progress:bool=True, desc:str="decoding", accelerator=None,
                exclude:list|None=None, # per prompt, item ids it may not return (pruned inside the search)
+               with_scores:bool=False, # also return each item's log-probability
               ) -> tuple:
-    "Ranked item ids `[n_prompts, num_beams]` (-1 padded) by diverse beam search, and prompts/s."
+    "Ranked item ids `[n_prompts, num_beams]` (-1 padded) by diverse beam search (and their scores), and prompts/s."
     dev = next(model.parameters()).device
     trie.to(dev)
     beams = lambda ids, am, idx: diverse_beam_search(model, ids, am, trie, num_beams, num_groups, diversity_penalty,
                                                      constrained, batch_size,
-                                                     exclude=None if exclude is None else [exclude[j] for j in idx])[0]
-    return decode_prompts(tok, prompts, beams, num_beams, batch_size, max_source_len, dev, progress, desc, accelerator)
+                                                     exclude=None if exclude is None else [exclude[j] for j in idx])
+    decode = beams if with_scores else lambda ids, am, idx: beams(ids, am, idx)[0]
+    return decode_prompts(tok, prompts, decode, num_beams, batch_size, max_source_len, dev, progress, desc, accelerator,
+                          with_scores)
 
 # %% ../nbs/05a_decoding.ipynb 40
 @torch.inference_mode()
@@ -388,20 +395,24 @@ def trie_scores(model, # a T5ForConditionalGeneration
     return torch.cat(out)
 
 # %% ../nbs/05a_decoding.ipynb 45
+@torch.inference_mode()
 def exact_top_items(model, input_ids, attention_mask, # prompts [n, T]
                     trie:IDTrie, k:int=30, batch_size:int=64,
                     expand:int=32, # open prefixes expanded per prompt and depth at a time
                     exclude:list|None=None, # per prompt, item ids it may not return (their prefixes pruned)
+                    return_scores:bool=False, # also return each item's log-probability
                    ) -> torch.Tensor:
     "The `k` items with the highest exact ID log-probability per prompt, LongTensor `[n, k]` (best first, -1 padded)."
     alive = lambda i: None if exclude is None else alive_nodes(trie.to(next(model.parameters()).device),
                                                              exclude[i:i + batch_size])
-    return torch.cat([_best_first(model, input_ids[i:i + batch_size], attention_mask[i:i + batch_size], trie, k, expand,
-                                  alive(i)) for i in range(0, len(input_ids), batch_size)])
+    got = [_best_first(model, input_ids[i:i + batch_size], attention_mask[i:i + batch_size], trie, k, expand, alive(i))
+           for i in range(0, len(input_ids), batch_size)]
+    items, scores = (torch.cat(t) for t in zip(*got))
+    return (items, scores) if return_scores else items
 
 # %% ../nbs/05a_decoding.ipynb 46
 def _best_first(model, input_ids, attention_mask, trie, k, expand, alive=None):
-    "Exact top-k items of one batch of prompts by bounded best-first search over the trie (`alive`: nodes allowed)."
+    "`(items, log-probs)`: exact top-k of one batch of prompts by best-first search over the trie (`alive`: allowed)."
     dev, steps = next(model.parameters()).device, T5Steps(model)
     trie.to(dev)
     input_ids, attention_mask = input_ids.to(dev), attention_mask.to(dev)
@@ -452,7 +463,7 @@ def _best_first(model, input_ids, attention_mask, trie, k, expand, alive=None):
             opened[d][bidx.expand(-1, m)[ok], sel[ok]] = False
         if not work: break
     top = score[L].topk(min(k, trie.n_items), dim=1)
-    return trie.leaf_item[top.indices + trie.level_start[L]].masked_fill(~torch.isfinite(top.values), -1)
+    return trie.leaf_item[top.indices + trie.level_start[L]].masked_fill(~torch.isfinite(top.values), -1), top.values
 
 # %% ../nbs/05a_decoding.ipynb 51
 def exact_rank_items(model, tok, # trained model and its tokenizer
@@ -462,10 +473,11 @@ def exact_rank_items(model, tok, # trained model and its tokenizer
                      batch_size:int=8, # prompts scored together
                      max_source_len:int=64, progress:bool=True, desc:str="exact decoding", accelerator=None,
                      exclude:list|None=None, # per prompt, item ids it may not return (their prefixes pruned)
+                     with_scores:bool=False, # also return each item's log-probability
                     ) -> tuple:
-    "The `k` items with the highest exact ID log-probability per prompt `[n_prompts, k]`, and prompts/s."
+    "The `k` items with the highest exact ID log-probability per prompt `[n_prompts, k]` (their scores), and prompts/s."
     dev = next(model.parameters()).device
-    exact = lambda ids, am, idx: exact_top_items(model, ids, am, trie, k, batch_size,
-                                                 exclude=None if exclude is None else [exclude[j] for j in idx])
+    exact = lambda ids, am, idx: exact_top_items(model, ids, am, trie, k, batch_size, exclude=None if exclude is None
+                                                 else [exclude[j] for j in idx], return_scores=with_scores)
     return decode_prompts(tok, prompts, exact, min(k, trie.n_items), batch_size, max_source_len, dev, progress, desc,
-                          accelerator)
+                          accelerator, with_scores)
