@@ -30,7 +30,7 @@ def item_table(data) -> pd.DataFrame:
     return pd.DataFrame({"raw_id": items.raw_id.astype(str), "title": items.title.astype(str),
                          "year": pd.array(year, dtype="Int64")}, index=items.index)
 
-# %% ../nbs/10_inference.ipynb 7
+# %% ../nbs/10_inference.ipynb 8
 _ARTICLE = re.compile(r"^(the|a|an|les|la|le|il|das|der|die|el)\s+(.*)$", re.I)
 
 def title_key(title:str) -> str:
@@ -39,7 +39,7 @@ def title_key(title:str) -> str:
     m = _ARTICLE.match(t)
     return f"{m.group(2)}, {m.group(1)}" if m else t
 
-# %% ../nbs/10_inference.ipynb 9
+# %% ../nbs/10_inference.ipynb 10
 def find_item(items:pd.DataFrame, # `item_table`
               title:str, # a title, optionally followed by "(year)"
              ) -> int:
@@ -56,7 +56,7 @@ def find_item(items:pd.DataFrame, # `item_table`
     near = items[keys.isin(close)].head(5)
     raise SemidError(f"No item is titled {title!r}." + (f" Close: {show(near)}." if len(near) else ""))
 
-# %% ../nbs/10_inference.ipynb 12
+# %% ../nbs/10_inference.ipynb 13
 EXPORT_FILE = "semid_export.json"  # what marks an export folder
 
 @dataclass
@@ -75,7 +75,7 @@ class SemanticIDModel:
         if task not in self._tries: self._tries[task] = IDTrie(item_token_ids(self.tok, self.ids[task]))
         return self._tries[task]
 
-# %% ../nbs/10_inference.ipynb 13
+# %% ../nbs/10_inference.ipynb 14
 def _from_run(run_dir:Path) -> SemanticIDModel:
     "A finished run's model, items, ID sets and settings (its data and queries come from the cache or are rebuilt)."
     if not is_finished(run_dir):
@@ -84,7 +84,7 @@ def _from_run(run_dir:Path) -> SemanticIDModel:
     return SemanticIDModel(model, tok, item_table(inp.data), ids, {k: inp.cfg[k] for k in SERVE_SETTINGS},
                            str(run_dir))
 
-# %% ../nbs/10_inference.ipynb 14
+# %% ../nbs/10_inference.ipynb 15
 def _from_export(dest:Path) -> SemanticIDModel:
     "An exported model: `save_pretrained` weights and tokenizer, items and Semantic IDs in Parquet, settings."
     from transformers import AutoTokenizer, T5ForConditionalGeneration
@@ -97,7 +97,7 @@ def _from_export(dest:Path) -> SemanticIDModel:
     model = T5ForConditionalGeneration.from_pretrained(dest/"model").eval()
     return SemanticIDModel(model, AutoTokenizer.from_pretrained(dest/"model"), items, ids, meta["settings"], str(dest))
 
-# %% ../nbs/10_inference.ipynb 15
+# %% ../nbs/10_inference.ipynb 16
 def load_model(path, # a finished run's folder, or an export (`export_model`)
               ) -> SemanticIDModel:
     "A `SemanticIDModel` from a run folder or an export folder; a `SemidError` that says what is missing otherwise."
@@ -109,7 +109,7 @@ def load_model(path, # a finished run's folder, or an export (`export_model`)
 
 SemanticIDModel.load = staticmethod(load_model)
 
-# %% ../nbs/10_inference.ipynb 17
+# %% ../nbs/10_inference.ipynb 19
 def _decode(m:SemanticIDModel, prompts:list, task:str, k:int, decoder:str|None, exclude=None) -> tuple:
     "`(items, scores)` `[prompts, k]` from the run's (or the given) decoder; k checked against what it can return."
     s, decoder = m.settings, decoder or m.settings["decoder"]
@@ -126,7 +126,7 @@ def _decode(m:SemanticIDModel, prompts:list, task:str, k:int, decoder:str|None, 
                                         s["diversity_penalty"], s["constrained"], **common)
     return items[:, :k], scores[:, :k]
 
-# %% ../nbs/10_inference.ipynb 18
+# %% ../nbs/10_inference.ipynb 20
 def _answer(m:SemanticIDModel, items:np.ndarray, scores:np.ndarray, task:str) -> pd.DataFrame:
     "One prompt's answer as a table: rank, item (raw id), title, year, Semantic ID, score."
     ok = items >= 0
@@ -136,7 +136,7 @@ def _answer(m:SemanticIDModel, items:np.ndarray, scores:np.ndarray, task:str) ->
                          "title": it.title.to_numpy(), "year": it.year.to_numpy(),
                          "semantic_id": [strings[i] for i in items[ok]], "score": scores[ok].round(3)})
 
-# %% ../nbs/10_inference.ipynb 19
+# %% ../nbs/10_inference.ipynb 21
 def search_many(m:SemanticIDModel, queries:list, # query texts
                 k:int=10, decoder:str|None=None) -> list:
     "One answer table per query."
@@ -144,14 +144,14 @@ def search_many(m:SemanticIDModel, queries:list, # query texts
     items, scores = _decode(m, search_prompts(list(map(str, queries))), "search", k, decoder)
     return [_answer(m, i, s, "search") for i, s in zip(items, scores)]
 
-# %% ../nbs/10_inference.ipynb 20
+# %% ../nbs/10_inference.ipynb 23
 def search(m:SemanticIDModel, query:str, k:int=10, decoder:str|None=None) -> pd.DataFrame:
     "The `k` items the model returns for `query`, best first."
     return search_many(m, [query], k, decoder)[0]
 
 SemanticIDModel.search, SemanticIDModel.search_many = search, search_many
 
-# %% ../nbs/10_inference.ipynb 21
+# %% ../nbs/10_inference.ipynb 25
 def item_index(m:SemanticIDModel, item) -> int:
     "The item index of a raw item id (as the dataset writes it) or of a title (`find_item`)."
     raw = pd.Series(m.items.index, index=m.items.raw_id)
@@ -160,7 +160,7 @@ def item_index(m:SemanticIDModel, item) -> int:
     raise SemidError(f"No item has id {item!r}; give the dataset's item ids (e.g. {', '.join(raw.index[:3])}) "
                      "or titles.")
 
-# %% ../nbs/10_inference.ipynb 22
+# %% ../nbs/10_inference.ipynb 27
 def recommend_many(m:SemanticIDModel, histories:list, # per user, items (ids or titles), oldest first
                    k:int=10, decoder:str|None=None,
                    seen:str="exclude", # "exclude": the history's items are never returned; "keep": they may be
@@ -173,14 +173,14 @@ def recommend_many(m:SemanticIDModel, histories:list, # per user, items (ids or 
     items, scores = _decode(m, prompts, "rec", k, decoder, hist if seen == "exclude" else None)
     return [_answer(m, i, s, "rec") for i, s in zip(items, scores)]
 
-# %% ../nbs/10_inference.ipynb 23
+# %% ../nbs/10_inference.ipynb 29
 def recommend(m:SemanticIDModel, history:list, k:int=10, decoder:str|None=None, seen:str="exclude") -> pd.DataFrame:
     "The `k` items the model recommends after `history` (ids or titles, oldest first), best first."
     return recommend_many(m, [history], k, decoder, seen)[0]
 
 SemanticIDModel.recommend, SemanticIDModel.recommend_many = recommend, recommend_many
 
-# %% ../nbs/10_inference.ipynb 25
+# %% ../nbs/10_inference.ipynb 32
 def export_model(run, # a finished run's folder (with its checkpoint), or a loaded `SemanticIDModel`
                  dest, # the export folder (replaced)
                 ) -> Path:

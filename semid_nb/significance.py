@@ -69,7 +69,7 @@ def family_tests(hits:dict, # task -> row -> hits [seeds, prompts]
     if len(df): df["significant"] = holm(df.p.to_numpy(), alpha)
     return df
 
-# %% ../nbs/08a_significance.ipynb 14
+# %% ../nbs/08a_significance.ipynb 15
 def finding_verdict(tests:pd.DataFrame, # `family_tests`'s lines
                     comparisons:tuple, # one finding's (better row, worse row, task) triples
                    ) -> str:
@@ -79,7 +79,7 @@ def finding_verdict(tests:pd.DataFrame, # `family_tests`'s lines
     if (t.significant & (t["diff"] < 0)).any(): return "not held"
     return "not distinguishable"
 
-# %% ../nbs/08a_significance.ipynb 16
+# %% ../nbs/08a_significance.ipynb 18
 @dataclass
 class GridShape:
     "What a simulated table copies from a real grid for one task: prompts' items, per-item hit rates, seed spread."
@@ -94,10 +94,11 @@ def grid_shape(hits:dict, # row -> hits [seeds, prompts] of one task
     pooled = np.concatenate([h for h in hits.values()]).mean(0)
     items, idx = np.unique(clusters, return_inverse=True)
     rate = np.bincount(idx, weights=pooled) / np.bincount(idx)
-    sd = np.sqrt(np.mean([h.mean(1).var(ddof=1) for h in hits.values() if len(h) > 1]))
+    several = [h.mean(1).var(ddof=1) for h in hits.values() if len(h) > 1]
+    sd = np.sqrt(np.mean(several)) if several else 0.0  # one seed a row: no spread to copy
     return GridShape(clusters, dict(zip(items.tolist(), rate.tolist())), float(sd), max(len(h) for h in hits.values()))
 
-# %% ../nbs/08a_significance.ipynb 17
+# %% ../nbs/08a_significance.ipynb 20
 def simulate_rows(shape:GridShape, n_rows:int, rng:np.random.Generator,
                   shift:np.ndarray|None=None, # per row, added to every hit rate (planted differences)
                  ) -> np.ndarray:
