@@ -14,10 +14,11 @@ from .scale import run_inline
 from .grid import GRIDS, run_grid
 from .report import collect, write_report, report_dir
 from .inference import SemanticIDModel, export_model
+from .serve import serve
 
 # %% auto 0
 __all__ = ['parse_overrides', 'run_parser', 'run_main', 'grid_parser', 'grid_main', 'answer_parser', 'search_main',
-           'recommend_main', 'export_main']
+           'recommend_main', 'export_main', 'serve_main']
 
 # %% ../nbs/11_cli.ipynb 5
 def parse_overrides(pairs:list[str]) -> dict:
@@ -158,4 +159,16 @@ def export_main(argv=None):
     ap.add_argument("run"); ap.add_argument("dest")
     a = ap.parse_args(argv)
     try: print(f"exported: {export_model(a.run, a.dest)}")
+    except SemidError as e: sys.exit(f"error: {e}")
+
+# %% ../nbs/11_cli.ipynb 24
+def serve_main(argv=None):
+    "`semid-serve MODEL`: the web page and JSON API of a trained model, on 127.0.0.1:8000 by default."
+    ap = argparse.ArgumentParser(prog="semid-serve", description="Serve a trained model: a web page and a JSON API.")
+    ap.add_argument("model", help="a finished run's folder or an export (semid-export)")
+    ap.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
+    ap.add_argument("--port", type=int, default=8000)
+    a = ap.parse_args(argv)
+    print(f"serving {a.model} at http://{a.host}:{a.port}/ (Ctrl-C stops)")
+    try: serve(a.model, a.host, a.port)
     except SemidError as e: sys.exit(f"error: {e}")

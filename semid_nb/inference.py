@@ -134,7 +134,7 @@ def _answer(m:SemanticIDModel, items:np.ndarray, scores:np.ndarray, task:str) ->
     it = m.items.loc[items[ok]]
     return pd.DataFrame({"rank": np.arange(1, ok.sum() + 1), "item_id": it.raw_id.to_numpy(),
                          "title": it.title.to_numpy(), "year": it.year.to_numpy(),
-                         "semantic_id": [strings[i] for i in items[ok]], "score": scores[ok].round(3)})
+                         "semantic_id": [strings[i] for i in items[ok]], "score": scores[ok].astype(float).round(3)})
 
 # %% ../nbs/10_inference.ipynb 21
 def search_many(m:SemanticIDModel, queries:list, # query texts

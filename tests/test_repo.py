@@ -33,7 +33,7 @@ def test_parameters_tag_kept():
 
 def test_notebooks_are_numbered_stages_and_clean():
     names = sorted(p.stem for p in (ROOT/"nbs").glob("*.ipynb"))
-    assert names == ["00_core", "01_data", "01a_datasets", "01b_queries", "01c_llm_queries", "02_embeddings", "02a_recbole_compat", "03_semantic_ids", "04_joint_model", "05_evaluation", "05a_decoding", "05b_metrics", "05c_baselines", "06_experiment", "06a_runner", "07_grid", "07a_tables", "08_report", "08a_significance", "09_scale", "10_inference", "11_cli", "index"]
+    assert names == ["00_core", "01_data", "01a_datasets", "01b_queries", "01c_llm_queries", "02_embeddings", "02a_recbole_compat", "03_semantic_ids", "04_joint_model", "05_evaluation", "05a_decoding", "05b_metrics", "05c_baselines", "06_experiment", "06a_runner", "07_grid", "07a_tables", "08_report", "08a_significance", "09_scale", "10_inference", "10a_serve", "11_cli", "index"]
     for p in (ROOT/"nbs").glob("*.ipynb"):
         for c in json.loads(p.read_text())["cells"]:
             assert set(c.get("metadata", {})) <= {"tags"}, (p.name, c["metadata"])
