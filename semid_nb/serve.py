@@ -37,7 +37,7 @@ li.pick { cursor: pointer; } li.pick:hover { text-decoration: underline; } small
 <section><h2>Your history <small>(click to remove)</small></h2><ol id="history"></ol>
 <h2>Recommended next</h2><ol id="recs"></ol></section></div>
 <script>
-const $ = id => document.getElementById(id); let history = [];
+const $ = id => document.getElementById(id); let history = []; const K = __K__;  // items shown per answer
 const label = r => `${r.title}${r.year ? " (" + r.year + ")" : ""}`;
 function row(r, onclick) {
   const li = document.createElement("li"); li.textContent = label(r); li.title = r.semantic_id || "";
@@ -54,13 +54,13 @@ async function recommend() {
   show($("history"), history, r => { history = history.filter(h => h.item_id !== r.item_id); recommend(); });
   if (!history.length) { $("recs").replaceChildren(); return; }
   const j = await call("/recommend", {method: "POST", headers: {"Content-Type": "application/json"},
-                                      body: JSON.stringify({history: history.map(h => h.item_id), k: 10})});
+                                      body: JSON.stringify({history: history.map(h => h.item_id), k: K})});
   if (j) show($("recs"), j.results, add);
 }
 function add(r) { if (!history.some(h => h.item_id === r.item_id)) history.push(r); recommend(); }
 $("search").onsubmit = async e => {
   e.preventDefault(); const q = $("q").value.trim(); if (!q) return;
-  const j = await call(`/search?q=${encodeURIComponent(q)}&k=10`); if (j) show($("results"), j.results, add);
+  const j = await call(`/search?q=${encodeURIComponent(q)}&k=${K}`); if (j) show($("results"), j.results, add);
 };
 $("title").oninput = async () => {
   const p = $("title").value.trim(); if (p.length < 2) return;
@@ -119,7 +119,7 @@ def create_app(model:SemanticIDModel, # the model to serve
         return {"items": records(hit.head(limit))}
 
     @app.get("/", response_class=HTMLResponse)
-    def page(): return PAGE
+    def page(): return PAGE.replace("__K__", str(min(10, most)))  # as many items as the decoder can return
     return app
 
 # %% ../nbs/10a_serve.ipynb 10

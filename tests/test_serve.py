@@ -1,7 +1,7 @@
 """The web app over a trained model (smoke run): JSON answers equal the Python API's, bad input gets a 4xx with a
 message and never a 500, the page is served, and a bounded loopback load test (500 requests, 8 at a time) sees no
 5xx but 503 and reports its latency."""
-import socket, threading, time, json, urllib.error, urllib.parse, urllib.request
+import os, socket, threading, time, json, urllib.error, urllib.parse, urllib.request
 from concurrent.futures import ThreadPoolExecutor
 import numpy as np, pytest
 from fastapi.testclient import TestClient
@@ -80,3 +80,29 @@ def test_loopback_load(model):
     assert set(codes) <= {200, 503}, sorted(set(codes))
     print(f"\nloopback load: {np.mean(codes == 200):.0%} answered, p50 {np.percentile(secs, 50) * 1000:.0f} ms, "
           f"p95 {np.percentile(secs, 95) * 1000:.0f} ms")
+
+
+@pytest.mark.skipif(os.environ.get("SEMID_SKIP_BROWSER") == "1", reason="SEMID_SKIP_BROWSER=1")
+def test_page_in_a_real_browser(model, tmp_path):
+    "Headless Chromium types a query, sees results, clicks one and sees recommendations (Debian's chromium)."
+    import uvicorn
+    from webdriver import Browser, free_port
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(model), host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True); thread.start()
+    while not server.started: time.sleep(0.05)
+    browser = Browser()
+    try:
+        browser.get(f"http://127.0.0.1:{port}/")
+        browser.type("#q", "a funny comedy"); browser.click(browser.find_all("#search button")[0])
+        results = browser.wait("#results li", 3)
+        first = browser.text(results[0])
+        browser.click(results[0])                                   # into the history: recommendations appear
+        assert browser.text(browser.wait("#history li")[0]) == first
+        try: recs = browser.wait("#recs li", 1, timeout=30)
+        except TimeoutError: raise AssertionError(f"no recommendations: {browser.text(browser.find_all('#error')[0])!r}")
+        assert first not in [browser.text(r) for r in recs]          # the history is never recommended back
+        browser.screenshot(tmp_path/"page.png")
+    finally:
+        browser.close(); server.should_exit = True; thread.join(10)
+    assert (tmp_path/"page.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
