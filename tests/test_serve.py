@@ -1,13 +1,14 @@
 """The web app over a trained model (smoke run): JSON answers equal the Python API's, bad input gets a 4xx with a
 message and never a 500, the page is served, and a bounded loopback load test (500 requests, 8 at a time) sees no
 5xx but 503 and reports its latency."""
-import os, socket, threading, time, json, urllib.error, urllib.parse, urllib.request
+import os, threading, time, json, urllib.error, urllib.parse, urllib.request
 from concurrent.futures import ThreadPoolExecutor
 import numpy as np, pytest
 from fastapi.testclient import TestClient
 from semid_nb.runner import run_experiment
 from semid_nb.inference import SemanticIDModel
 from semid_nb.serve import create_app, records
+from webdriver import free_port
 
 pytestmark = pytest.mark.xdist_group("serve")  # one smoke run for the file
 
@@ -50,13 +51,9 @@ def test_bad_input_gets_a_4xx_with_a_message(model, client):
         assert 400 <= r.status_code < 500 and r.json().get("detail"), (url, kw, r.status_code, r.text)
 
 
-def _free_port():
-    with socket.socket() as s: s.bind(("127.0.0.1", 0)); return s.getsockname()[1]
-
-
 def test_loopback_load(model):
     import uvicorn
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(model), host="127.0.0.1", port=port, log_level="error"))
     thread = threading.Thread(target=server.run, daemon=True); thread.start()
     deadline = time.time() + 30
@@ -86,7 +83,7 @@ def test_loopback_load(model):
 def test_page_in_a_real_browser(model, tmp_path):
     "Headless Chromium types a query, sees results, clicks one and sees recommendations (Debian's chromium)."
     import uvicorn
-    from webdriver import Browser, free_port
+    from webdriver import Browser
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(model), host="127.0.0.1", port=port, log_level="error"))
     thread = threading.Thread(target=server.run, daemon=True); thread.start()
