@@ -69,6 +69,7 @@ class SemanticIDModel:
     settings: dict                 # `SERVE_SETTINGS` of the run
     source: str = ""               # where it was loaded from
     _tries: dict = field(default_factory=dict, repr=False)
+    _index: dict = field(default_factory=dict, repr=False)  # raw item id -> item index, built once
 
     def trie(self, task:str) -> IDTrie:
         "The trie of `task`'s Semantic IDs (built once)."
@@ -154,10 +155,10 @@ SemanticIDModel.search, SemanticIDModel.search_many = search, search_many
 # %% ../nbs/10_inference.ipynb 25
 def item_index(m:SemanticIDModel, item) -> int:
     "The item index of a raw item id (as the dataset writes it) or of a title (`find_item`)."
-    raw = pd.Series(m.items.index, index=m.items.raw_id)
-    if str(item) in raw.index: return int(raw[str(item)])
+    if not m._index: m._index.update(zip(m.items.raw_id, m.items.index.tolist()))
+    if str(item) in m._index: return int(m._index[str(item)])
     if isinstance(item, str) and not item.strip().isdigit(): return find_item(m.items, item)
-    raise SemidError(f"No item has id {item!r}; give the dataset's item ids (e.g. {', '.join(raw.index[:3])}) "
+    raise SemidError(f"No item has id {item!r}; give the dataset's item ids (e.g. {', '.join(m.items.raw_id[:3])}) "
                      "or titles.")
 
 # %% ../nbs/10_inference.ipynb 27

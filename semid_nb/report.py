@@ -18,10 +18,10 @@ from .significance import (compare, family_tests, finding_verdict, grid_shape,
                                    minimal_detectable_difference)
 
 # %% auto 0
-__all__ = ['SPREAD_WAYS', 'hits', 'clusters', 'load_runs', 'collect', 'task_hits', 'family', 'make_table', 'exploratory',
-           'findings_table', 'detectable', 'figure1', 'decoder_comparison', 'enmf_table', 'sweep_table', 'spread_table',
-           'report_dir', 'archive_runs', 'provenance', 'provenance_section', 'table_markdown', 'readme_results',
-           'write_report']
+__all__ = ['SPREAD_WAYS', 'hits', 'clusters', 'load_runs', 'collect', 'one_test_set', 'task_hits', 'family', 'make_table',
+           'exploratory', 'findings_table', 'detectable', 'figure1', 'decoder_comparison', 'enmf_table', 'sweep_table',
+           'spread_table', 'report_dir', 'archive_runs', 'provenance', 'provenance_section', 'table_markdown',
+           'readme_results', 'write_report']
 
 # %% ../nbs/08_report.ipynb 6
 def hits(folder, # a finished run
@@ -80,15 +80,20 @@ def collect(folders) -> pd.DataFrame:
     return runs[cols].rename(columns={t: f"{n} R@30" for t, n in TASKS.items()})
 
 # %% ../nbs/08_report.ipynb 17
-def task_hits(runs:pd.DataFrame, # from `load_runs`
-              rows:list, # (construction, quantizer) rows
-              task:str) -> tuple:
-    "`(row -> hits [seeds, prompts], each prompt's target item)` of the rows that were run; they share one test set."
+def one_test_set(runs:pd.DataFrame, rows:list, task:str) -> dict:
+    "row -> its runs, for the rows that were run; a `SemidError` unless every row and seed has the same test set."
     sel = {r: _select(runs, r) for r in rows if len(_select(runs, r))}
     keys = {r: {_key(f, task) for f in s.folder} for r, s in sel.items()}
     if any(len(k) > 1 for k in keys.values()) or len(set().union(*keys.values())) > 1:
         raise SemidError(f"Rows or seeds were tested on different {task} sets; run them with the same data, queries "
                          "and shared_seed.")
+    return sel
+
+def task_hits(runs:pd.DataFrame, # from `load_runs`
+              rows:list, # (construction, quantizer) rows
+              task:str) -> tuple:
+    "`(row -> hits [seeds, prompts], each prompt's target item)` of the rows that were run; they share one test set."
+    sel = one_test_set(runs, rows, task)
     hits_ = {r: np.stack([hits(f, task) for f in s.folder]) for r, s in sel.items()}
     return hits_, clusters(next(iter(sel.values())).folder.iloc[0], task) if sel else np.array([])
 
@@ -126,7 +131,7 @@ def make_table(runs:pd.DataFrame, # from `load_runs`
         (a, b, k) if d > 0 else (b, a, k) for a, b, k, d, s in zip(tests.better, tests.worse, tests.task,
                                                                    tests["diff"], tests.significant) if s}
     for t in tasks:
-        task_hits(runs, present, t)  # (one test set for every row and seed, or an error)
+        one_test_set(runs, present, t)  # (one test set for every row and seed, or an error)
         for r in present:
             sel, label = _select(runs, r), row_label(r)
             num[(label, f"{t} mean")] = sel[t].mean()

@@ -88,6 +88,12 @@ class GridShape:
     seed_sd: float         # standard deviation of a row's per-seed Recall, pooled over rows
     seeds: int             # seeds per row
 
+    @property
+    def prompt_rates(self) -> np.ndarray:
+        "Each prompt's hit rate (its item's), computed once."
+        if getattr(self, "_p", None) is None: self._p = np.array([self.rates[c] for c in self.clusters.tolist()])
+        return self._p
+
 def grid_shape(hits:dict, # row -> hits [seeds, prompts] of one task
                clusters:np.ndarray) -> GridShape:
     "The shape of a real grid's task: its prompts' items, pooled per-item hit rates and pooled seed spread."
@@ -103,7 +109,7 @@ def simulate_rows(shape:GridShape, n_rows:int, rng:np.random.Generator,
                   shift:np.ndarray|None=None, # per row, added to every hit rate (planted differences)
                  ) -> np.ndarray:
     "Hits `[rows, seeds, prompts]` of rows drawn from the grid's per-item rates and seed spread."
-    p = np.array([shape.rates[c] for c in shape.clusters.tolist()])
+    p = shape.prompt_rates
     off = rng.normal(0, shape.seed_sd, (n_rows, shape.seeds, 1)) + (0 if shift is None else shift[:, None, None])
     return rng.random((n_rows, shape.seeds, len(p))) < np.clip(p + off, 0, 1)
 
