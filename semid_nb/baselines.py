@@ -6,6 +6,7 @@
 from __future__ import annotations
 import numpy as np, pandas as pd
 from .core import SemidError, Registry, top_k
+from .data import seen_items
 from .embeddings import (SPACES, bi_encoder, item_embeddings, dense_search_ranks, enmf, enmf_rec_ranks,
                                   dense_next_item_ranks, sasrec)
 from .semantic_ids import dense_space
@@ -13,14 +14,20 @@ from .metrics import (TASKS, target_ranks, metrics_from_ranks, split_rec, task_m
                               popularity_ranks)
 
 # %% auto 0
-__all__ = ['BASELINES', 'dense_bi_encoder', 'bm25_ranks', 'bm25', 'enmf_baseline', 'sasrec_baseline', 'dense_next_item',
-           'popularity', 'random_ranking', 'chosen_baselines', 'run_baselines', 'results_table']
+__all__ = ['BASELINES', 'dense_bi_encoder', 'bm25_ranks', 'bm25', 'enmf_baseline', 'sasrec_baseline', 'sasrec_long',
+           'dense_next_item', 'popularity', 'random_ranking', 'chosen_baselines', 'run_baselines', 'results_table']
 
 # %% ../nbs/05c_baselines.ipynb 6
 BASELINES = Registry("baseline", inputs=("data", "cfg", "queries", "test_q", "rec_test", "construction", "seed",
                                          "cache_dir", "log"))
 
 def _rec_targets(data, rec_test) -> tuple: return rec_test.target.to_numpy(), data.head[rec_test.target.to_numpy()]
+
+def _seen(data, rec_test, cfg) -> list|None: return seen_items(data, rec_test.user, "test", cfg["seen_items"])
+
+def _protocol(cfg:dict, history:str) -> dict:
+    "What a recommender reads of a user's history and what it does with the items the user has (the yardstick table)."
+    return {"history": history, "seen_items": cfg["seen_items"]}
 
 # %% ../nbs/05c_baselines.ipynb 8
 @BASELINES.register("dense_bi_encoder", label="dense bi-encoder")
@@ -62,22 +69,35 @@ def enmf_baseline(data, cfg, rec_test, seed, cache_dir, log=None) -> dict:
     "Recommendation Recall of ENMF with the rec space's settings, and its validation sweep."
     f = enmf(data, seed, cache_dir, **SPACES["rec"].kwargs(cfg), log=log)
     target, head = _rec_targets(data, rec_test)
-    ranks = target_ranks(enmf_rec_ranks(f, data, rec_test.user.tolist()), target)
-    return {**task_metrics(split_rec(ranks, head)),
+    ranks = target_ranks(enmf_rec_ranks(f, data, rec_test.user.tolist(), exclude=_seen(data, rec_test, cfg)), target)
+    return {**task_metrics(split_rec(ranks, head)), "protocol": _protocol(cfg, "its train items (the user factor)"),
             "info": {"lr": float(f["lr"]),
                      "valid_recall@30": {str(float(lr)): float(v) for lr, v in zip(f["lrs"], f["valid_recall"])}}}
 
 # %% ../nbs/05c_baselines.ipynb 19
 _SASREC = {k: f"sasrec_{k}" for k in ("epochs", "batch_size", "dim", "lr", "max_len")}
 
-@BASELINES.register("sasrec", label="SASRec", settings=_SASREC, opt_in=True)  # minutes per epoch on a CPU
-def sasrec_baseline(data, rec_test, seed, cache_dir, epochs, batch_size, dim, lr, max_len, log=None) -> dict:
-    "Recommendation Recall of SASRec (RecBole, cross-entropy), reading each test user's whole history."
-    f = sasrec(data, seed, cache_dir, epochs, batch_size, dim, lr, max_len, log=log)
+def _sasrec(data, cfg, rec_test, seed, cache_dir, epochs, batch_size, dim, lr, max_len, log) -> dict:
+    "Recommendation Recall of SASRec reading each test user's last `max_len` items."
+    f = sasrec(data, seed, cache_dir, epochs, batch_size, dim, lr, max_len, log=log,
+               exclude_seen=cfg["seen_items"] == "exclude")
     row = {u: r for r, u in enumerate(data.users)}
     target, head = _rec_targets(data, rec_test)
     ranks = target_ranks(f["top"][[row[u] for u in rec_test.user]], target)
-    return {**task_metrics(split_rec(ranks, head)), "info": {"valid_recall@30": float(f["valid_recall"])}}
+    return {"label": f"SASRec ({max_len} items)", **task_metrics(split_rec(ranks, head)),
+            "protocol": _protocol(cfg, f"last {max_len} items"), "info": {"valid_recall@30": float(f["valid_recall"])}}
+
+@BASELINES.register("sasrec", label="SASRec", settings=_SASREC, opt_in=True)  # minutes per epoch on a CPU
+def sasrec_baseline(data, cfg, rec_test, seed, cache_dir, epochs, batch_size, dim, lr, max_len, log=None) -> dict:
+    "SASRec reading what the generative model reads: the last `max_history` items (unless `sasrec_max_len` is set)."
+    max_len = max_len or cfg["max_history"]
+    return _sasrec(data, cfg, rec_test, seed, cache_dir, epochs, batch_size, dim, lr, max_len, log)
+
+@BASELINES.register("sasrec_long", label="SASRec (long history)", opt_in=True,
+                    settings={**_SASREC, "max_len": "sasrec_long_max_len"})
+def sasrec_long(data, cfg, rec_test, seed, cache_dir, epochs, batch_size, dim, lr, max_len, log=None) -> dict:
+    "SASRec reading up to `sasrec_long_max_len` (50) items: more of the history than the generative model reads."
+    return _sasrec(data, cfg, rec_test, seed, cache_dir, epochs, batch_size, dim, lr, max_len, log)
 
 # %% ../nbs/05c_baselines.ipynb 21
 @BASELINES.register("dense_next_item", label="dense next-item")
@@ -87,16 +107,19 @@ def dense_next_item(data, cfg, queries, rec_test, construction, seed, cache_dir)
     target, head = _rec_targets(data, rec_test)
     last = np.array([h[-1] for h in rec_test.history])
     ranks = target_ranks(dense_next_item_ranks(item_embeddings(data, construction, cfg, queries, seed, cache_dir),
-                                               last), target)
-    return {"label": f"dense next-item ({construction})", **task_metrics(split_rec(ranks, head))}
+                                               last, exclude=_seen(data, rec_test, cfg)), target)
+    return {"label": f"dense next-item ({construction})", **task_metrics(split_rec(ranks, head)),
+            "protocol": _protocol(cfg, "the last item")}
 
 # %% ../nbs/05c_baselines.ipynb 23
 @BASELINES.register("popularity", label="popularity")
-def popularity(data, test_q, rec_test) -> dict:
-    "Both tasks ranked by train popularity."
+def popularity(data, cfg, test_q, rec_test) -> dict:
+    "Both tasks ranked by train popularity (recommendation under the seen-item policy)."
     target, head = _rec_targets(data, rec_test)
-    return task_metrics({"search": popularity_ranks(data.item_pop, test_q.item.to_numpy()),
-                         **split_rec(popularity_ranks(data.item_pop, target), head)})
+    return {**task_metrics({"search": popularity_ranks(data.item_pop, test_q.item.to_numpy()),
+                            **split_rec(popularity_ranks(data.item_pop, target, exclude=_seen(data, rec_test, cfg)),
+                                        head)}),
+            "protocol": _protocol(cfg, "none (train popularity)")}
 
 # %% ../nbs/05c_baselines.ipynb 25
 @BASELINES.register("random", label="random", report=False)

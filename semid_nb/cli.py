@@ -145,7 +145,7 @@ def recommend_main(argv=None):
     ap = answer_parser("semid-recommend")
     ap.add_argument("--history", nargs="+", default=[], help="item ids, oldest first")
     ap.add_argument("--titles", nargs="+", default=[], help="titles instead of ids, oldest first")
-    ap.add_argument("--seen", default="exclude", help="exclude (default) or keep the history's items")
+    ap.add_argument("--seen", default=None, help="exclude or keep the history's items (default: the run's policy)")
     a = ap.parse_args(argv)
     try:
         m = SemanticIDModel.load(a.model)

@@ -58,10 +58,10 @@ PAPER = dict(
     llm_batch_size=8,        # prompts per call to a local model
     llm_concurrency=8,       # requests at once to an endpoint
     llm_retries=4,           # retry rounds for failed or malformed answers
-    shared_seed=0,           # seed of queries, embeddings, IDs and test samples, shared by seeds (None: the run's)
+    shared_seed=0,           # seed of queries, embeddings and test samples, shared by seeds (None: the run's)
     init_seed=None, order_seed=None, # the T5's initial weights; its training order and dropout (None: the run's
                              # seed). Fixing one while the seeds vary measures the other's share of the spread
-    id_seed=None,            # the quantizer's seed (None: shared_seed); the `spread` grid varies it alone
+    id_seed=None,            # the quantizer's seed (None: the run's, so each seed draws its own ID set)
     # embeddings
     embedding_model="all-mpnet-base-v2", # sentence-transformers name or local path
     embed_batch_size=64,
@@ -99,9 +99,13 @@ PAPER = dict(
     eval_batch_size_gpu=512, # prompts decoded together on a GPU
     max_eval_queries=None,   # sample of test queries for search evaluation (None = all)
     max_eval_users=None,     # sample of test users for recommendation evaluation (None = all)
+    seen_items="exclude",    # every recommender's policy for a user's train and validation items: "exclude" them
+                             # (inside the generative search) or "keep" them (the paper is silent); see 05_evaluation
     baselines=None,          # the baselines each run reports (names in BASELINES; None = all but the opt-in ones)
     opt_in_baselines=[],     # opt-in baselines added to those of baselines=None, e.g. ["sasrec"]
-    sasrec_epochs=30, sasrec_batch_size=256, sasrec_dim=64, sasrec_lr=1e-3, sasrec_max_len=50, # the SASRec baseline
+    sasrec_epochs=30, sasrec_batch_size=256, sasrec_dim=64, sasrec_lr=1e-3, # the SASRec baselines
+    sasrec_max_len=None,     # items SASRec reads (None: max_history, the generative model's window)
+    sasrec_long_max_len=50,  # items the opt-in "sasrec_long" reads
 )
 
 # %% ../nbs/00_core.ipynb 11
@@ -266,8 +270,8 @@ def seed_sources(seed:int|None, # the run's seed
                  shared_seed:int|None, # the seed shared by a grid's runs (None: the run's)
                  settings:dict, # settings or a run's overrides: any of `SEED_SOURCES` not None fixes that source
                 ) -> dict:
-    "The seed of each of `SEED_SOURCES`: the run's for the T5's initialisation and order, the shared one for the IDs."
-    own = {"init_seed": seed, "order_seed": seed, "id_seed": seed if shared_seed is None else shared_seed}
+    "The seed of each of `SEED_SOURCES`: the run's (the shared one where there is no run), unless `settings` fix it."
+    own = dict.fromkeys(SEED_SOURCES, shared_seed if seed is None else seed)
     return {k: own[k] if settings.get(k) is None else settings[k] for k in SEED_SOURCES}
 
 # %% ../nbs/00_core.ipynb 31
@@ -330,10 +334,12 @@ def l2_normalise(x:np.ndarray) -> np.ndarray:
 # %% ../nbs/00_core.ipynb 47
 def top_k(scores:np.ndarray, # [n, m] scores, higher is better
           k:int) -> np.ndarray:
-    "Column indices of the `k` best scores of each row, best first, `[n, k]`."
-    if k >= scores.shape[1]: return np.argsort(-scores, 1)
-    top = np.argpartition(-scores, k, axis=1)[:, :k]
-    return np.take_along_axis(top, np.argsort(-np.take_along_axis(scores, top, 1), 1), 1)
+    "Column indices of the `k` best scores of each row, best first, `[n, k]`; -1 where a score is -inf (excluded)."
+    if k >= scores.shape[1]: top = np.argsort(-scores, 1)
+    else:
+        top = np.argpartition(-scores, k, axis=1)[:, :k]
+        top = np.take_along_axis(top, np.argsort(-np.take_along_axis(scores, top, 1), 1), 1)
+    return np.where(np.take_along_axis(scores, top, 1) == -np.inf, -1, top)
 
 # %% ../nbs/00_core.ipynb 51
 def project_root() -> Path:

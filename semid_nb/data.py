@@ -13,8 +13,8 @@ from .core import SemidError, check_choice, stable_hash, get_config, outputs_dir
 from .datasets import DATASETS, _some
 
 # %% auto 0
-__all__ = ['DATA_SETTINGS', 'SRData', 'item_text', 'chrono_split', 'head_items', 'select_interactions', 'load_dataset',
-           'rec_examples']
+__all__ = ['SPLIT_RULE', 'DATA_SETTINGS', 'SEEN_POLICIES', 'SRData', 'item_text', 'chrono_split', 'head_items',
+           'select_interactions', 'load_dataset', 'rec_examples', 'seen_items']
 
 # %% ../nbs/01_data.ipynb 5
 @dataclass
@@ -66,15 +66,18 @@ def item_text(row) -> str:
     return ". ".join(parts) + "." if parts else ""
 
 # %% ../nbs/01_data.ipynb 11
-def chrono_split(inter:pd.DataFrame, # columns user, item, timestamp; file order breaks ties
+SPLIT_RULE = "timestamp, then item id"  # the order within a user's history (in the data cache's key)
+
+def chrono_split(inter:pd.DataFrame, # columns user, item, timestamp (ties: the higher item id comes later)
                 ) -> pd.DataFrame:
-    "Interactions sorted by user and time, with a `role`: train, valid (second to last), test (last) or drop."
-    inter = inter.assign(_order=np.arange(len(inter))).sort_values(["user", "timestamp", "_order"], kind="stable")
+    "Interactions sorted by user, time and item id, with a `role`: train, valid, test (last) or drop."
+    inter = inter.assign(_order=np.arange(len(inter))).sort_values(["user", "timestamp", "item", "_order"],
+                                                                  kind="stable")
     from_end, n = inter.groupby("user").cumcount(ascending=False), inter.groupby("user").user.transform("size")
     role = np.select([n < 3, from_end == 0, from_end == 1], ["drop", "test", "valid"], "train")
     return inter.assign(role=role).drop(columns="_order")
 
-# %% ../nbs/01_data.ipynb 14
+# %% ../nbs/01_data.ipynb 15
 def head_items(item_pop:np.ndarray, # train interactions per item
                frac:float=0.01, # share of items in the head
               ) -> np.ndarray:
@@ -84,7 +87,7 @@ def head_items(item_pop:np.ndarray, # train interactions per item
     mask = np.zeros(len(item_pop), bool); mask[order[:n_head]] = True
     return mask
 
-# %% ../nbs/01_data.ipynb 18
+# %% ../nbs/01_data.ipynb 19
 def select_interactions(inter:pd.DataFrame, # columns user, item, timestamp
                         sample_users:float|int|None=None, # share (0-1] or number of users kept at random
                         last_interactions:int|None=None, # each user's most recent interactions kept
@@ -104,7 +107,7 @@ def select_interactions(inter:pd.DataFrame, # columns user, item, timestamp
     if max_users: inter = inter[inter.user.isin(set(inter.user.value_counts().index[:max_users]))]
     return inter
 
-# %% ../nbs/01_data.ipynb 22
+# %% ../nbs/01_data.ipynb 23
 DATA_SETTINGS = ("head_frac", "max_items", "max_users", "sample_users", "last_interactions", "keep_all_items",
                  "shared_seed")
 
@@ -115,7 +118,7 @@ def _stamp(data_dir) -> list:
     files = sorted(f for f in p.rglob("*") if f.is_file())[:500] if p.is_dir() else [p] if p.exists() else []
     return [(str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files]
 
-# %% ../nbs/01_data.ipynb 23
+# %% ../nbs/01_data.ipynb 24
 def _split_dataset(items:pd.DataFrame, inter:pd.DataFrame, name:str, cfg:dict, notes:dict) -> SRData:
     "Renumber, split chronologically, count popularity and head items: the `SRData` of checked raw tables."
     inter = select_interactions(inter, cfg["sample_users"], cfg["last_interactions"], cfg["max_items"],
@@ -137,7 +140,7 @@ def _split_dataset(items:pd.DataFrame, inter:pd.DataFrame, name:str, cfg:dict, n
     notes.update(items=data.n_items, users=len(data.test), interactions=int(len(inter) - (inter.role == "drop").sum()))
     return data
 
-# %% ../nbs/01_data.ipynb 24
+# %% ../nbs/01_data.ipynb 25
 def load_dataset(name:str="ml-100k", # a name in `DATASETS`
                  data_dir=None, # its files (default: the dataset's own location)
                  cfg:dict|None=None, # preset settings (default: `default`): the subset, head share, text tags, ...
@@ -146,7 +149,8 @@ def load_dataset(name:str="ml-100k", # a name in `DATASETS`
                  **settings) -> SRData:
     "A registered dataset as an `SRData`: fields checked, subset taken, item text built, split chronologically."
     reader, cfg = DATASETS[name], {**(cfg or get_config("default")), **settings}
-    key = stable_hash(name, str(data_dir), _stamp(data_dir), {k: cfg[k] for k in DATA_SETTINGS}, reader.kwargs(cfg))
+    key = stable_hash(name, str(data_dir), _stamp(data_dir), {k: cfg[k] for k in DATA_SETTINGS}, reader.kwargs(cfg),
+                      SPLIT_RULE)
     path = outputs_dir()/"cache"/"data"/f"{name}-{key}.pkl"
     if cache and path.exists(): return SRData(**pickle.loads(path.read_bytes()))
     items, inter = reader(cfg, data_dir=data_dir, progress=progress)
@@ -170,7 +174,7 @@ def load_dataset(name:str="ml-100k", # a name in `DATASETS`
     if cache: atomic_write(path, pickle.dumps({f.name: getattr(data, f.name) for f in fields(data)}))  # not the class
     return data
 
-# %% ../nbs/01_data.ipynb 30
+# %% ../nbs/01_data.ipynb 31
 def rec_examples(data:SRData, # the dataset
                  split:str="train", # "train", "valid" or "test"
                  max_history:int=20, # most recent items kept in a history
@@ -186,3 +190,16 @@ def rec_examples(data:SRData, # the dataset
         elif split == "valid": rows.append((u, seq[-max_history:], data.valid[u]))
         else: rows.append((u, (seq + [data.valid[u]])[-max_history:], data.test[u]))
     return pd.DataFrame(rows, columns=["user", "history", "target"])
+
+# %% ../nbs/01_data.ipynb 34
+SEEN_POLICIES = ("exclude", "keep")  # what a recommender does with the items a user already has (`seen_items`)
+
+def seen_items(data:SRData, # the dataset
+               users, # the users to recommend to (keys of `data.train`)
+               split:str="test", # "test": train and validation items are seen; "valid": train items
+               policy:str="exclude", # "exclude" (the default protocol) or "keep"
+              ) -> list|None:
+    "Per user, the item ids no recommender may return under `policy` (None for 'keep': nothing is excluded)."
+    if check_choice("seen_items", policy, SEEN_POLICIES) == "keep": return None
+    check_choice("split", split, {"valid", "test"})
+    return [list(data.train[u]) + ([data.valid[u]] if split == "test" else []) for u in users]

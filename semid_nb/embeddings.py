@@ -275,12 +275,13 @@ def rec_space(data, seed, cache_dir, epochs, batch_size, dim, lrs):
 # %% ../nbs/02_embeddings.ipynb 47
 def enmf_rec_ranks(f:dict, # `enmf` output
                    data, users:list, # the users to recommend to (keys of `data.train`)
-                   k:int=30, exclude_seen:bool=True) -> np.ndarray:
-    "ENMF's top-`k` items per user `[n_users, k]` (seen items excluded by default, as RecBole evaluates)."
+                   k:int=30,
+                   exclude:list|None=None, # per user, item ids it may not return (`data.seen_items`)
+                  ) -> np.ndarray:
+    "ENMF's top-`k` items per user `[n_users, k]`, the excluded items never among them."
     row = {u: r for r, u in enumerate(data.users)}
     s = (f["user"][[row[u] for u in users]] * f["h"]) @ f["item"].T
-    if exclude_seen:
-        for r, u in enumerate(users): s[r, list(data.train[u]) + [data.valid[u]]] = -np.inf
+    for r, ex in enumerate(exclude or []): s[r, list(ex)] = -np.inf
     return top_k(s, k)
 
 # %% ../nbs/02_embeddings.ipynb 52
@@ -290,8 +291,9 @@ def sasrec(data, # an `SRData`
            max_len:int=50, # items of a history the model reads
            k:int=100, # items kept per user
            log=None, # a run's `ProgressLog`: told the epoch being trained
+           exclude_seen:bool=True, # never return a user's train and validation items (all of them, not the window's)
           ) -> dict:
-    "SASRec through RecBole: every user's top-`k` next items after their whole history (`top`, seen items excluded)."
+    "SASRec through RecBole: every user's top-`k` next items after their last `max_len` items (`top`)."
     def fit():
         from recbole.data.interaction import Interaction
         say = (lambda step, total: log("yardstick SASRec", step=step, total=total)) if log else None
@@ -309,10 +311,11 @@ def sasrec(data, # an `SRData`
                 batch = batch.to(next(model.parameters()).device)
                 with torch.no_grad(): sc = model.full_sort_predict(batch).float().cpu().numpy()
                 sc[:, 0] = -np.inf
-                for r, sq in enumerate(seqs): sc[r, sq] = -np.inf
-                top.append(ours[top_k(sc, min(k, data.n_items))])
+                for r, sq in enumerate(seqs if exclude_seen else ()): sc[r, sq] = -np.inf
+                top.append(ours[np.maximum(top_k(sc, min(k, data.n_items)), 0)])  # (-1: excluded; ours[0] is -1)
         return {"top": np.concatenate(top), "valid_recall": np.float64(best)}
-    key = stable_hash("sasrec", _RECBOLE_FIT, data.fingerprint, epochs, batch_size, dim, lr, max_len, k, seed)
+    key = stable_hash("sasrec", _RECBOLE_FIT, data.fingerprint, epochs, batch_size, dim, lr, max_len, k, seed,
+                      *(() if exclude_seen else ("keep",)))
     return cached_npz(f"sasrec/{key}", fit, cache_dir)
 
 # %% ../nbs/02_embeddings.ipynb 56
@@ -364,9 +367,11 @@ def fused_svd(search, rec, seed): return fuse(search, rec, "svd", seed)
 # %% ../nbs/02_embeddings.ipynb 67
 def dense_next_item_ranks(emb:np.ndarray, # item embeddings
                           last_items:np.ndarray, # each user's most recent item
-                          k:int=30) -> np.ndarray:
-    "Top-`k` items most cosine-similar to each last item (itself excluded), `[n_users, k]`."
+                          k:int=30,
+                          exclude:list|None=None, # per user, item ids it may not return (`data.seen_items`)
+                         ) -> np.ndarray:
+    "Top-`k` items most cosine-similar to each last item, the excluded ones never among them, `[n_users, k]`."
     x = l2_normalise(emb)
     s = x[last_items] @ x.T
-    s[np.arange(len(last_items)), last_items] = -np.inf
+    for r, ex in enumerate(exclude or []): s[r, list(ex)] = -np.inf
     return top_k(s, k)

@@ -6,8 +6,8 @@
 from __future__ import annotations
 import numpy as np, pandas as pd, torch
 from .core import SemidError, check_choice
-from .data import rec_examples
-from .queries import make_queries
+from .data import rec_examples, seen_items
+from .queries import make_queries, matching_counts
 from .joint_model import search_prompts, rec_prompts, item_token_ids
 from .decoding import IDTrie, rank_items, exact_rank_items
 from .metrics import TASKS, target_ranks, metrics_from_ranks, split_rec, task_metrics
@@ -38,14 +38,16 @@ def rankers(model, tok, # trained model and tokenizer
             progress:bool=True,
             accelerator=None, # decode in shards over an `accelerate.Accelerator`'s processes
            ) -> tuple:
-    "`(rank, exact)`: the run's decoder and the exact one, each `f(prompts, trie, desc)` -> `(items, prompts/s)`."
+    "`(rank, exact)`: the run's decoder and the exact one, each `f(prompts, trie, desc, exclude)` -> `(items, per s)`."
     bs = cfg["eval_batch_size_gpu" if next(model.parameters()).is_cuda else "eval_batch_size"]
     common = dict(batch_size=bs, max_source_len=cfg["max_source_len"], progress=progress, accelerator=accelerator)
-    exact = lambda prompts, t, desc: exact_rank_items(model, tok, prompts, t, desc=f"{desc} (exact)", **common)
+    exact = lambda prompts, t, desc, exclude=None: exact_rank_items(model, tok, prompts, t, desc=f"{desc} (exact)",
+                                                                     exclude=exclude, **common)
     if check_choice("decoder", cfg["decoder"], DECODERS) == "exact": return exact, exact
     kw = dict(num_beams=cfg["num_beams"], num_groups=cfg["num_groups"], diversity_penalty=cfg["diversity_penalty"],
               constrained=cfg["constrained"], **common)
-    return (lambda prompts, t, desc: rank_items(model, tok, prompts, t, desc=desc, **kw)), exact
+    return (lambda prompts, t, desc, exclude=None: rank_items(model, tok, prompts, t, desc=desc, exclude=exclude,
+                                                              **kw)), exact
 
 # %% ../nbs/05_evaluation.ipynb 13
 def evaluate(model, tok, # trained model and tokenizer
@@ -56,27 +58,45 @@ def evaluate(model, tok, # trained model and tokenizer
              cfg:dict, # preset settings (decoder and decoding)
              progress:bool=True,
              accelerator=None, # decode in shards over an `accelerate.Accelerator`'s processes
+             unseen_q:pd.DataFrame|None=None, # unseen-intent test queries (`unseen_intent_queries`), also scored
             ) -> dict:
-    "Metrics for search and recommendation (all/head/torso) with per-prompt ranks and decoding speed."
+    "Metrics for search and recommendation (all/head/torso) with per-prompt ranks, list lengths and decoding speed."
     tries = {t: IDTrie(item_token_ids(tok, id_sets[t])) for t in ("search", "rec")}
     rank, exact = rankers(model, tok, cfg, progress, accelerator)
     prompts = {"search": search_prompts(test_q["query"]), "rec": rec_prompts(rec_test.history, id_sets["rec"])}
     targets = {"search": test_q.item.to_numpy(), "rec": rec_test.target.to_numpy()}
+    exclude = {"rec": seen_items(data, rec_test.user, "test", cfg["seen_items"])}  # pruned inside the search
+    if unseen_q is not None and len(unseen_q):
+        prompts["search_unseen"], targets["search_unseen"] = search_prompts(unseen_q["query"]), unseen_q.item.to_numpy()
+    desc = {"search": "search", "rec": "recommendation", "search_unseen": "unseen-intent search"}
     def ranks_of(decode):
-        ranked = {t: decode(prompts[t], tries[t], "search" if t == "search" else "recommendation") for t in prompts}
-        ranks = {"search": target_ranks(ranked["search"][0], targets["search"]),
-                 **split_rec(target_ranks(ranked["rec"][0], targets["rec"]), data.head[targets["rec"]])}
+        ranked = {t: decode(p, tries["rec" if t == "rec" else "search"], desc[t], exclude.get(t))
+                  for t, p in prompts.items()}
+        ranks = {t: target_ranks(ranked[t][0], targets[t]) for t in prompts}
         return ranked, ranks
+    def scored(ranked, ranks):
+        n = {t: (ranked[t][0] >= 0).sum(1) for t in ranked}  # items returned: a short list's missing places are misses
+        return {"metrics": task_metrics({"search": ranks["search"],
+                                         **split_rec(ranks["rec"], data.head[targets["rec"]])}),
+                "unseen_intent": None if "search_unseen" not in ranks else {  # beside the paraphrases of its items
+                    "recall@30": metrics_from_ranks(ranks["search_unseen"])["recall@30"],
+                    "paraphrase_recall@30": metrics_from_ranks(ranks["search"][same])["recall@30"]},
+                "list_length": {t: {"mean": float(v.mean()), "share_under_30": float((v < 30).mean())}
+                                for t, v in n.items()},
+                "queries_per_s": {t: ranked[t][1] for t in ranked}}
+    if "search_unseen" in prompts:  # the paraphrase test's queries of the same items, and both tests' ceilings
+        same = test_q.item.isin(set(unseen_q.item)).to_numpy()
+        ceiling = {"ceiling@30": float(np.minimum(1, 30 / matching_counts(data, unseen_q)).mean()),
+                   "paraphrase_ceiling@30": float(np.minimum(1, 30 / matching_counts(data, test_q[same])).mean()),
+                   "queries": len(unseen_q), "paraphrase_queries": int(same.sum())}
     ranked, ranks = ranks_of(rank)
-    out = {"metrics": task_metrics(ranks), "ranks": {"search": ranks["search"], "rec": ranks["rec"]},
-           "distinct_items": {t: float((ranked[t][0] >= 0).sum(1).mean()) for t in ranked},
-           "queries_per_s": {t: ranked[t][1] for t in ranked}}
+    out = {**scored(ranked, ranks), "ranks": ranks}
+    if "search_unseen" in prompts: out["unseen_intent"].update(ceiling)
     if cfg.get("exact_also") and rank is not exact:  # what the model has learned, beside what the paper's decoder finds
-        ranked_x, ranks_x = ranks_of(exact)
-        out["exact"] = {"metrics": task_metrics(ranks_x), "queries_per_s": {t: ranked_x[t][1] for t in ranked_x}}
+        out["exact"] = scored(*ranks_of(exact))
     return out
 
-# %% ../nbs/05_evaluation.ipynb 16
+# %% ../nbs/05_evaluation.ipynb 17
 def validation_sets(data, # an `SRData`
                     queries:pd.DataFrame, # the run's query table
                     cfg:dict, # preset settings: max_history, max_valid_prompts and the template source's
@@ -94,15 +114,18 @@ def validation_sets(data, # an `SRData`
     if n and len(rec_valid) > n: rec_valid = rec_valid.sample(n, random_state=seed)
     return valid_q, rec_valid
 
-# %% ../nbs/05_evaluation.ipynb 18
+# %% ../nbs/05_evaluation.ipynb 19
 class Validator:
     "Called after each epoch: validation Recall@30 of both tasks with the run's decoder; keeps the best weights."
     def __init__(self, model, tok, # the model being trained and its tokenizer
                  valid_q:pd.DataFrame, rec_valid:pd.DataFrame, # from `validation_sets`
                  id_sets:dict, # {"search": IDSet, "rec": IDSet}
                  cfg:dict, # preset settings (decoding, keep_best)
-                 accelerator=None):
+                 accelerator=None,
+                 exclude:list|None=None, # per validation user, the items the search may not return (`seen_items`)
+                ):
         self.model, self.keep_best, self.curve, self.best = model, cfg["keep_best"], [], (-1.0, None, None)
+        self.exclude = {"rec": exclude}
         self.rank, self._ranker_args = None, (model, tok, cfg, False, accelerator)  # made once on the device
         self.tries = {t: IDTrie(item_token_ids(tok, id_sets[t])) for t in ("search", "rec")}
         self.prompts = {"search": search_prompts(valid_q["query"]),
@@ -112,8 +135,8 @@ class Validator:
     def __call__(self, epoch:int):
         "Score the model now; remember its weights if it is the best so far (with `keep_best`)."
         if self.rank is None: self.rank = rankers(*self._ranker_args)[0]
-        r = {"epoch": epoch, **{t: metrics_from_ranks(target_ranks(self.rank(p, self.tries[t], f"validation {t}")[0],
-                                                                   self.targets[t]))["recall@30"]
+        top = lambda t, p: self.rank(p, self.tries[t], f"validation {t}", self.exclude.get(t))[0]
+        r = {"epoch": epoch, **{t: metrics_from_ranks(target_ranks(top(t, p), self.targets[t]))["recall@30"]
                                 for t, p in self.prompts.items() if len(p)}}
         self.curve.append(r)
         score = float(np.mean([r[t] for t in self.prompts if t in r] or [0.0]))
@@ -128,7 +151,7 @@ class Validator:
         return {"curve": self.curve, "best_epoch": self.best[1], "kept_epoch": self.best[1] if self.keep_best else last,
                 "prompts": {t: len(p) for t, p in self.prompts.items()}}
 
-# %% ../nbs/05_evaluation.ipynb 21
+# %% ../nbs/05_evaluation.ipynb 22
 def validation_figure(val:dict, # from `Validator.finish`
                       title:str="validation"):
     "Validation Recall@30 per epoch for each task, the kept epoch marked."

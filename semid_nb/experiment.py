@@ -11,9 +11,9 @@ import numpy as np, pandas as pd
 from .core import (SemidError, ProgressLog, get_config, write_json, package_versions, git_commit, set_seed,
                            fix_threads, stable_hash, get_device, use_device, check_device, load_plugins, check_choice,
                            trim_memory, outputs_dir, SEED_SOURCES, seed_sources, machine_info)
-from .data import SRData, load_dataset
+from .data import SRData, load_dataset, seen_items, SEEN_POLICIES
 from .datasets import DATASETS
-from .queries import QUERY_SOURCES, make_queries, check_query_source, query_ambiguity
+from .queries import QUERY_SOURCES, make_queries, check_query_source, query_ambiguity, unseen_intent_queries
 import semid_nb.llm_queries  # registers queries="llm"
 from .embeddings import item_embeddings
 from .semantic_ids import check_construction, construction_spaces, build_id_sets, id_set_stats, vocab_of
@@ -43,6 +43,7 @@ def validate_params(p:dict, # the run's parameters (every name in `PARAM_NAMES`)
     check_model_source(p["model"])
     check_query_source(p["queries"], cfg)
     chosen_baselines(cfg); check_device(p.get("device")); check_choice("decoder", cfg["decoder"], DECODERS)
+    check_choice("seen_items", cfg["seen_items"], SEEN_POLICIES)
     if cfg["keep_best"] and not cfg["validate"]:
         raise SemidError("keep_best=true (the default preset's) keeps the epoch that validates best: it needs "
                          "validate=true; with validate=false, also set keep_best=false.")
@@ -103,6 +104,7 @@ def write_params(run_dir, inp:Inputs) -> Path:
     "Write `params.json`: every parameter and setting, the seeds, package versions, commit, device and CPU."
     return write_json(Path(run_dir)/"params.json", {
         "params": inp.params, "settings": inp.cfg, "seed": inp.seed, "shared_seed": inp.shared_seed,
+        "seed_sources": seed_sources(inp.seed, inp.shared_seed, inp.cfg),
         "threads": inp.threads,
         "versions": package_versions(), "git_commit": git_commit(), "device": str(get_device()),
         "machine": machine_info(),
@@ -116,7 +118,7 @@ def run_id_sets(inp:Inputs, # the run's inputs (`load_inputs`)
     "The ID sets of the run's construction and quantizer, or of another row on the same inputs (cached)."
     p = inp.params
     return build_id_sets(inp.data, construction or p["embedding"], quantizer or p["quantizer"], inp.cfg, inp.queries,
-                         inp.shared_seed)
+                         inp.shared_seed, id_seed=seed_sources(inp.seed, inp.shared_seed, inp.cfg)["id_seed"])
 
 # %% ../nbs/06_experiment.ipynb 28
 def train_joint(inp:Inputs, # the run's inputs (`load_inputs`)
@@ -133,7 +135,8 @@ def train_joint(inp:Inputs, # the run's inputs (`load_inputs`)
     val = None
     if cfg["validate"]:
         valid_q, rec_valid = validation_sets(inp.data, inp.queries, cfg, p["queries"], inp.shared_seed)
-        val = Validator(net, tok, valid_q, rec_valid, id_sets, cfg, accelerator)
+        val = Validator(net, tok, valid_q, rec_valid, id_sets, cfg, accelerator,
+                        exclude=seen_items(inp.data, rec_valid.user, "valid", cfg["seen_items"]))
     hist = train_model(net, tok, examples, **train_settings(cfg), seed=order, progress=progress, callback=callback,
                        accelerator=accelerator, on_epoch=val)
     hist.update(n_search=examples["n_search"], n_rec=examples["n_rec"], validation=val.finish() if val else None)
@@ -149,7 +152,9 @@ def evaluate_model(inp:Inputs, model, tok, # the run's inputs and trained model
     "`(test queries, test users, evaluation)`: the run's test sets and the model's metrics and ranks on them."
     cfg = cfg or inp.cfg
     test_q, rec_test = eval_sets(inp.data, inp.queries, cfg, inp.shared_seed)
-    return test_q, rec_test, evaluate(model, tok, inp.data, test_q, rec_test, id_sets, cfg, progress, accelerator)
+    unseen_q = unseen_intent_queries(inp.data, inp.queries, test_q.item.unique(), inp.shared_seed)  # same items
+    return test_q, rec_test, evaluate(model, tok, inp.data, test_q, rec_test, id_sets, cfg, progress, accelerator,
+                                      unseen_q)
 
 # %% ../nbs/06_experiment.ipynb 32
 def peak_rss_mb(reset:bool=False, # start measuring the peak again afterwards (Linux)
@@ -218,12 +223,15 @@ class RunResults:
 def write_results(run_dir, # the run folder
                   res:RunResults, # what the stages produced
                  ) -> Path:
-    "Write a run's `ranks.npz`, `report.json` and `metrics.json` (in that order); return the folder."
+    "Write a run's `ids.npz`, `ranks.npz`, `report.json` and `metrics.json` (in that order); return the folder."
     run_dir, data, ev, hist, inp = Path(run_dir), res.inputs.data, res.evaluation, res.history, res.inputs
+    sets = {"shared": res.id_sets["search"]} if res.id_sets["search"] is res.id_sets["rec"] else res.id_sets
+    np.savez_compressed(run_dir/"ids.npz", **{k: s.ids for k, s in sets.items()})  # its codes (the report compares)
     target = res.rec_test.target.to_numpy()
+    unseen = {"search_unseen": ev["ranks"]["search_unseen"]} if "search_unseen" in ev["ranks"] else {}
     np.savez(run_dir/"ranks.npz", search=ev["ranks"]["search"], search_item=res.test_q.item.to_numpy(),
              rec=ev["ranks"]["rec"], rec_user=res.rec_test.user.astype(str).to_numpy().astype("U"), rec_target=target,
-             rec_head=data.head[target])
+             rec_head=data.head[target], **unseen)
     write_json(run_dir/"report.json", {
         "baselines": res.baselines, "id_stats": id_set_stats(res.id_sets), "query_ambiguity": res.ambiguity,
         **res.meter.summary(), "data": data.notes,
@@ -231,8 +239,9 @@ def write_results(run_dir, # the run folder
         "training": {k: hist[k] for k in ("examples", "examples_per_s", "seconds", "on_epoch_seconds")},
         "validation": hist.get("validation"),
         "final_loss": float(np.mean(hist["losses"][-20:])),
-        "decoding_queries_per_s": ev["queries_per_s"], "distinct_items_returned": ev["distinct_items"],
-        "exact_decoder": ev.get("exact")})
+        "protocol": {"seen_items": inp.cfg["seen_items"], "history": f"last {inp.cfg['max_history']} items"},
+        "decoding_queries_per_s": ev["queries_per_s"], "list_length": ev["list_length"],
+        "unseen_intent": ev["unseen_intent"], "exact_decoder": ev.get("exact")})
     write_json(run_dir/"metrics.json", ev["metrics"])
     return run_dir
 

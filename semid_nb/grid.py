@@ -7,6 +7,7 @@ from __future__ import annotations
 import inspect, json, os, queue, time
 import multiprocessing as mp
 from itertools import product
+from dataclasses import replace
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from pathlib import Path
 import pandas as pd
@@ -35,12 +36,12 @@ GRIDS = {  # rows: "tables" (every row of the paper's tables) or a list of (cons
     "sweep": dict(rows=[("content", "rq_kmeans")], seeds=[0], preset="default",
                   sweep={"lr": [5e-4, 1e-3, 2e-3, 4e-3], "epochs": [12]}),
     # where the spread between seeds comes from (08's `spread_table`): `variants` are settings each run of the grid
-    # is repeated with ("seed": the run's seed); seeds vary both the initialisation and the training order, only
-    # one of them, or only the ID set (the quantizer's seed, with the T5's two fixed). Every variant's seed-0 run is
-    # the same model as the plain seed 0 (nothing fixed differs from it), so it is trained once
+    # is repeated with; seeds vary all three sources, the T5's initialisation and training order (the ID set
+    # fixed), only one of those, or only the ID set (the quantizer's seed, with the T5's two fixed). Every variant's
+    # seed-0 run is the same model as the plain seed 0 (nothing fixed differs from it), so it is trained once
     "spread": dict(rows=[("content", "rq_kmeans")], seeds=[0, 1, 2], preset="default",
-                   variants=[{}, {"order_seed": 0}, {"init_seed": 0},
-                             {"init_seed": 0, "order_seed": 0, "id_seed": "seed"}]),
+                   variants=[{}, {"id_seed": 0}, {"id_seed": 0, "order_seed": 0}, {"id_seed": 0, "init_seed": 0},
+                             {"init_seed": 0, "order_seed": 0}]),
 }
 
 def grid_rows(grid:str) -> list:
@@ -120,10 +121,10 @@ def prepare_shared(runs:list, # run parameters (`grid_runs`)
     for p in runs:
         key = json.dumps([p[k] for k in ("dataset", "data_dir", "queries", "preset", "overrides")], sort_keys=True,
                          default=str)
-        groups.setdefault(key, (p, set()))[1].add((p["embedding"], p["quantizer"]))
+        groups.setdefault(key, (p, set()))[1].add((p["embedding"], p["quantizer"], p["seed"]))
     for p, rows in groups.values():
         fitted = fitted_baselines(validate_params(p))
-        jobs = [("space", s) for s in leaf_spaces(rows)] + [("baseline", b) for b in fitted]
+        jobs = [("space", s) for s in leaf_spaces({r[:2] for r in rows})] + [("baseline", b) for b in fitted]
         if workers > 1 and len(jobs) > 1:
             with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=mp.get_context("spawn")) as ex:
                 futs = [ex.submit(_shared_job, p, *j) for j in jobs]
@@ -132,9 +133,9 @@ def prepare_shared(runs:list, # run parameters (`grid_runs`)
         inp = load_inputs(p)
         for b in fitted: fit_baseline(inp, b)  # (found in the cache when the workers fitted them)
         named = {b.name for b in chosen_baselines(inp.cfg)}  # the yardsticks these runs compute
-        for e, q in tqdm(sorted(rows), desc="shared embeddings and IDs", disable=not progress):
-            run_id_sets(inp, e, q)
-        for space in {dense_space(e) for e, _ in rows} if "dense_bi_encoder" in named else ():
+        for e, q, s in tqdm(sorted(rows), desc="shared embeddings and IDs", disable=not progress):
+            run_id_sets(replace(inp, seed=s), e, q)  # each seed's own ID set
+        for space in {dense_space(e) for e, _, _ in rows} if "dense_bi_encoder" in named else ():
             bi_encoder(inp.data, space, inp.cfg, inp.queries, inp.shared_seed)  # the dense yardstick's model
     return time.time() - t
 

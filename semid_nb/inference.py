@@ -21,7 +21,7 @@ __all__ = ['SERVE_SETTINGS', 'EXPORT_FILE', 'item_table', 'title_key', 'find_ite
 
 # %% ../nbs/10_inference.ipynb 5
 SERVE_SETTINGS = ("decoder", "num_beams", "num_groups", "diversity_penalty", "constrained", "max_history",
-                  "max_source_len", "eval_batch_size")  # what answering reads of a run's settings
+                  "max_source_len", "eval_batch_size", "seen_items")  # what answering reads of a run's settings
 
 def item_table(data) -> pd.DataFrame:
     "The items as answers show them: raw id, title and year (index = the model's item index)."
@@ -164,9 +164,11 @@ def item_index(m:SemanticIDModel, item) -> int:
 # %% ../nbs/10_inference.ipynb 27
 def recommend_many(m:SemanticIDModel, histories:list, # per user, items (ids or titles), oldest first
                    k:int=10, decoder:str|None=None,
-                   seen:str="exclude", # "exclude": the history's items are never returned; "keep": they may be
+                   seen:str|None=None, # "exclude": the history's items are never returned; "keep": they may be
+                                       # (None: the run's `seen_items`, as its tests were scored)
                   ) -> list:
     "One answer table per history."
+    seen = seen or m.settings.get("seen_items", "exclude")
     if seen not in ("exclude", "keep"): raise SemidError(f"seen must be 'exclude' or 'keep', not {seen!r}.")
     hist = [[item_index(m, i) for i in h] for h in histories]
     if any(not h for h in hist): raise SemidError("A history is empty: give at least one item.")
@@ -175,7 +177,7 @@ def recommend_many(m:SemanticIDModel, histories:list, # per user, items (ids or 
     return [_answer(m, i, s, "rec") for i, s in zip(items, scores)]
 
 # %% ../nbs/10_inference.ipynb 29
-def recommend(m:SemanticIDModel, history:list, k:int=10, decoder:str|None=None, seen:str="exclude") -> pd.DataFrame:
+def recommend(m:SemanticIDModel, history:list, k:int=10, decoder:str|None=None, seen:str|None=None) -> pd.DataFrame:
     "The `k` items the model recommends after `history` (ids or titles, oldest first), best first."
     return recommend_many(m, [history], k, decoder, seen)[0]
 

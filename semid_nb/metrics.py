@@ -51,7 +51,14 @@ def random_baseline(n_items:int) -> dict:
             "ndcg@10": sum(1 / math.log2(r + 1) for r in range(1, min(10, n_items) + 1)) / n_items}
 
 # %% ../nbs/05b_metrics.ipynb 20
-def popularity_ranks(item_pop:np.ndarray, targets:np.ndarray, k:int=30) -> np.ndarray:
-    "Ranks of `targets` in the most-popular-first list (ties by item id), 0 beyond `k`."
-    top = np.lexsort((np.arange(len(item_pop)), -np.asarray(item_pop)))[:k]
-    return target_ranks(np.broadcast_to(top, (len(targets), len(top))), targets)
+def popularity_ranks(item_pop:np.ndarray, targets:np.ndarray, k:int=30,
+                     exclude:list|None=None, # per target, item ids its list may not hold (a user's seen items)
+                    ) -> np.ndarray:
+    "Ranks of `targets` in the most-popular-first list (ties by item id) less the excluded items, 0 beyond `k`."
+    order = np.lexsort((np.arange(len(item_pop)), -np.asarray(item_pop)))
+    if exclude is None: return target_ranks(np.broadcast_to(order[:k], (len(targets), min(k, len(order)))), targets)
+    top = np.full((len(targets), min(k, len(order))), -1)
+    for r, ex in enumerate(exclude):
+        ex = set(ex); kept = [i for i in order[:k + len(ex)] if i not in ex][:k]
+        top[r, :len(kept)] = kept
+    return target_ranks(top, targets)

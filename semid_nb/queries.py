@@ -11,8 +11,9 @@ from .core import SemidError, Registry, stable_hash, outputs_dir, atomic_write
 from .data import SRData, _text
 
 # %% auto 0
-__all__ = ['GENRE_WORDS', 'FILM', 'ASK', 'ASK_ANY', 'QUERY_SOURCES', 'query_fields', 'generate_queries', 'query_ambiguity',
-           'load_queries', 'check_query_source', 'make_queries', 'query_fingerprint']
+__all__ = ['GENRE_WORDS', 'FILM', 'ASK', 'ASK_ANY', 'QUERY_SOURCES', 'query_fields', 'generate_queries', 'matching_counts',
+           'query_ambiguity', 'unseen_intent_queries', 'load_queries', 'check_query_source', 'make_queries',
+           'query_fingerprint']
 
 # %% ../nbs/01b_queries.ipynb 5
 GENRE_WORDS = {  # genre -> (noun phrases, adjectives/moods); the generator picks among them
@@ -205,6 +206,15 @@ def _field_match_counts(items:pd.DataFrame, facets:pd.Series) -> np.ndarray:
     return np.array([count(f) for f in facets])
 
 # %% ../nbs/01b_queries.ipynb 23
+def matching_counts(data:SRData, # the dataset
+                    queries:pd.DataFrame, # rows with columns item and facets (template queries)
+                   ) -> np.ndarray:
+    "Per query, how many items have every attribute it mentions (its own item among them)."
+    if {"genres", "year"} <= set(data.items.columns):
+        a = _item_attrs(data.items)
+        return np.array([_matches(a, i, f).sum() for i, f in zip(queries.item, queries.facets)], dtype=int)
+    return _field_match_counts(data.items, queries.facets)
+
 def query_ambiguity(data:SRData, queries:pd.DataFrame, k:int=30,
                     max_queries:int=20_000, # a seeded sample of the test queries beyond this many (large catalogues)
                    ) -> dict:
@@ -213,15 +223,41 @@ def query_ambiguity(data:SRData, queries:pd.DataFrame, k:int=30,
     if len(test) > max_queries: test = test.sample(max_queries, random_state=0)
     if test.facets.isna().any():
         return {"queries": len(test), "note": "queries without facets (a file, a language model): ambiguity unknown"}
-    if {"genres", "year"} <= set(data.items.columns):
-        a = _item_attrs(data.items)
-        n = np.array([_matches(a, i, f).sum() for i, f in zip(test.item, test.facets)])
-    else: n = _field_match_counts(data.items, test.facets)
+    n = matching_counts(data, test)
     return {"queries": len(n), "median_matching_items": float(np.median(n)), "mean_matching_items": float(n.mean()),
             "share_unique": float((n == 1).mean()), f"share_within_{k}": float((n <= k).mean()),
             f"attribute_match_recall@{k}": float(np.minimum(1, k / n).mean())}
 
 # %% ../nbs/01b_queries.ipynb 26
+def _intent(f:dict) -> str:
+    "What a facet set asks for, whatever words say its date: its genres, other facets, and whether it dates the film."
+    return str(sorted((k, True if k == "time" else v) for k, v in f.items()))
+
+def unseen_intent_queries(data:SRData, # the dataset
+                          queries:pd.DataFrame, # the run's template query table (with facets)
+                          items=None, # the items to write one for (None: every item with train queries)
+                          seed:int=0, # the shared seed (the generator is its own: `[seed, 1]`)
+                          tries:int=50, # facet sets drawn per item before it is given up
+                         ) -> pd.DataFrame:
+    "One test query per item whose intent no train query of the item has (columns item, query, split, facets)."
+    cols = ["item", "query", "split", "facets"]
+    if "facets" not in queries or queries.facets.isna().any(): return pd.DataFrame(columns=cols)  # (no facets)
+    train = queries[queries.split == "train"].groupby("item").facets.agg(lambda fs: {_intent(f) for f in fs})
+    if {"genres", "year"} <= set(data.items.columns):  # films: as `generate_queries` draws them
+        rows_in, rng, facets, phrase = list(data.items.itertuples()), np.random.default_rng([seed, 1]), _facets, _phrase
+    else:  # a catalogue: the fields its queries mention
+        fields = sorted(set().union(*(f.get("fields", {}) for f in queries.facets))) or query_fields(data.items)
+        rows_in, rng = data.items.to_dict("records"), random.Random(f"{seed}-unseen")
+        facets, phrase = (lambda r, g: _field_facets(r, fields, g)), _field_phrase
+    out = []
+    for i in (sorted(train.index) if items is None else sorted(set(items))):
+        for _ in range(tries):
+            f = facets(rows_in[i], rng)
+            if _intent(f) not in train.get(i, set()):
+                out.append((i, phrase(rows_in[i], f, rng), "test", f)); break
+    return pd.DataFrame(out, columns=cols)
+
+# %% ../nbs/01b_queries.ipynb 29
 def load_queries(path, # CSV or Parquet file with columns item_id, query, split
                  data:SRData) -> pd.DataFrame:
     "Read a user's query file and map it to item ids; malformed files raise a `SemidError` saying what to fix."
@@ -250,7 +286,7 @@ def load_queries(path, # CSV or Parquet file with columns item_id, query, split
     return pd.DataFrame({"item": q.item_id.map(raw2item).to_numpy(), "query": q["query"].astype(str).to_numpy(),
                          "split": q.split.to_numpy(), "facets": None})
 
-# %% ../nbs/01b_queries.ipynb 29
+# %% ../nbs/01b_queries.ipynb 32
 QUERY_SOURCES = Registry("query source", inputs=("data", "seed", "progress"))
 _TEMPLATE = {"n_train": "n_train_queries", "n_test": "n_test_queries", "fields": "catalog_query_fields"}
 QUERY_SOURCES.register("template", label="templates", settings=_TEMPLATE, cache=True)(generate_queries)
@@ -268,7 +304,7 @@ def check_query_source(source:str, # a name in `QUERY_SOURCES` or a CSV/Parquet 
                          "path with item_id, query, split.")
     return source
 
-# %% ../nbs/01b_queries.ipynb 31
+# %% ../nbs/01b_queries.ipynb 34
 def make_queries(data:SRData, # the dataset
                  source:str, # a name in `QUERY_SOURCES` or a query file
                  cfg:dict, # preset settings (queries per item, a source's own settings)
@@ -284,7 +320,7 @@ def make_queries(data:SRData, # the dataset
     atomic_write(path, pickle.dumps(queries))
     return queries
 
-# %% ../nbs/01b_queries.ipynb 33
+# %% ../nbs/01b_queries.ipynb 36
 def query_fingerprint(queries:pd.DataFrame) -> str:
     "A hash of a query table's items, texts and splits."
     return stable_hash(queries.item.tolist(), queries["query"].tolist(), queries.split.tolist())

@@ -61,7 +61,7 @@ def load_runs(folders) -> pd.DataFrame:
                      "baselines": rep["baselines"],
                      "id_stats": rep["id_stats"],
                      "minutes": rep["seconds"]["total"] / 60, "overrides": p["params"].get("overrides") or {},
-                     "shared_seed": p.get("shared_seed", 0),
+                     "shared_seed": p.get("shared_seed", 0), "own_ids": "seed_sources" in p,  # (see `spread_table`)
                      "validation": rep.get("validation"), "commit": p.get("git_commit"), "folder": str(f)})
     if not rows: raise SemidError("No finished runs to report on; run the grid first (make run, or semid-grid).")
     return pd.DataFrame(rows)
@@ -251,7 +251,7 @@ def enmf_table(runs:pd.DataFrame) -> pd.DataFrame:
 
 # %% ../nbs/08_report.ipynb 43
 # the spread table's ways: which of `SEED_SOURCES` follow the run's seed (the others stay at seed 0's)
-SPREAD_WAYS = {"both": ("init_seed", "order_seed"), "initialisation": ("init_seed",),
+SPREAD_WAYS = {"all three": SEED_SOURCES, "both": ("init_seed", "order_seed"), "initialisation": ("init_seed",),
                "training order": ("order_seed",), "ID set": ("id_seed",)}
 
 def _varying(runs:pd.DataFrame) -> list:
@@ -286,12 +286,16 @@ def spread_table(runs:pd.DataFrame, # from `load_runs`
     if not set(_varying(runs)) & set(SEED_SOURCES): return pd.DataFrame()
     shared = list(runs["shared_seed"]) if "shared_seed" in runs else [0] * len(runs)
     labels = [row_label((e, q)) for e, q in zip(runs.embedding, runs.quantizer)]
-    src = [seed_sources(s, sh, o) for o, s, sh in zip(runs.overrides, runs.seed, shared)]  # each run's sources
+    own = list(runs["own_ids"]) if "own_ids" in runs else [False] * len(runs)
+    def sources(seed, sh, o, own):  # runs made before each seed drew its own ID set took the shared seed's
+        s = seed_sources(seed, sh, o)
+        return s if own or o.get("id_seed") is not None else {**s, "id_seed": sh}
+    src = [sources(*a) for a in zip(runs.seed, shared, runs.overrides, own)]  # each run's sources
     rows = []
     for label in dict.fromkeys(labels):
         for way, varied in SPREAD_WAYS.items():
             w = runs.iloc[[i for i, s in enumerate(runs.seed) if labels[i] == label
-                           and src[i] == {**seed_sources(0, shared[i], {}), **{k: s for k in varied}}]]
+                           and src[i] == {**sources(0, shared[i], {}, own[i]), **{k: s for k in varied}}]]
             if len(w) < 2: continue  # (seed 0 alone: nothing varied this way)
             rows.append({"row": label, "seeds vary": way, "seeds": len(w),
                          **{f"{t} {f}": getattr(w[t], f)() for t in ("search", "rec") for f in ("mean", "std")}})

@@ -13,8 +13,8 @@ from .experiment import run_params, validate_params, run_name, load_inputs
 from .baselines import results_table
 
 # %% auto 0
-__all__ = ['NOTEBOOK', 'RESULT_FILES', 'is_finished', 'changed_settings', 'check_finished', 'copy_run', 'RunProgress',
-           'follow_progress', 'run_experiment', 'summary_table']
+__all__ = ['NOTEBOOK', 'RESULT_FILES', 'EXTRA_FILES', 'is_finished', 'changed_settings', 'check_finished', 'copy_run',
+           'RunProgress', 'follow_progress', 'run_experiment', 'summary_table']
 
 # %% ../nbs/06a_runner.ipynb 5
 NOTEBOOK = "06_experiment.ipynb"
@@ -61,6 +61,7 @@ def check_finished(run_dir, # the run's folder
 
 # %% ../nbs/06a_runner.ipynb 16
 RESULT_FILES = ("params.json", "metrics.json", "report.json", "ranks.npz")  # a finished run's results (and DONE.json)
+EXTRA_FILES = ("ids.npz",)  # results that runs made before them lack: copied when present
 
 def copy_run(src, # a finished run's folder
              dst, # where its copy goes (replaced)
@@ -69,7 +70,8 @@ def copy_run(src, # a finished run's folder
     src, dst = Path(src), Path(dst)
     if not is_finished(src): raise SemidError(f"{src} is not a finished run (it has no DONE.json).")
     shutil.rmtree(dst, ignore_errors=True); dst.mkdir(parents=True)
-    for name in (*RESULT_FILES, "DONE.json"): shutil.copy2(src/name, dst/name)
+    for name in (*RESULT_FILES, *(f for f in EXTRA_FILES if (src/f).exists()), "DONE.json"):
+        shutil.copy2(src/name, dst/name)
     return dst
 
 # %% ../nbs/06a_runner.ipynb 20

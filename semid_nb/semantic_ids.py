@@ -341,13 +341,15 @@ def build_id_sets(data, # an `SRData`
                   construction:str="content", # a space (`SPACES`) or a scheme (`SCHEMES`)
                   quantizer:str="rq_kmeans", # a name in `QUANTIZERS`
                   cfg:dict|None=None, queries=None,
-                  seed:int=0, # the embeddings' seed, and the quantizer's unless `cfg` sets `id_seed`
-                  cache_dir=None) -> dict:
+                  seed:int=0, # the embeddings' seed (the shared seed)
+                  cache_dir=None,
+                  id_seed:int|None=None, # the quantizer's seed (None: `seed_sources`' rule: `cfg`'s, else `seed`)
+                 ) -> dict:
     "`{'search': IDSet, 'rec': IDSet}` of a construction (one shared object unless the scheme separates tasks)."
     c, _ = check_construction(construction, quantizer)
     cfg = cfg or get_config("default")
     emb = {n: item_embeddings(data, n, cfg, queries, seed, cache_dir) for n in construction_spaces(construction)}
-    qseed = seed_sources(None, seed, cfg)["id_seed"]  # `seed` is the shared seed; `id_seed` may fix its own
+    qseed = seed_sources(None, seed, cfg)["id_seed"] if id_seed is None else id_seed
     if construction in SCHEMES:
         return c(cfg, data=data, queries=queries, seed=qseed, cache_dir=cache_dir, cfg=cfg, quantizer=quantizer, **emb)
     shared = IDSet(semantic_ids(emb[construction], quantizer, cfg, qseed, cache_dir), cfg["codebook_size"])
@@ -355,6 +357,7 @@ def build_id_sets(data, # an `SRData`
 
 # %% ../nbs/03_semantic_ids.ipynb 83
 def id_set_stats(id_sets:dict) -> dict:
-    "ID statistics of each distinct ID set (`shared`, or `search` and `rec`) and the tokens they add together."
+    "Statistics and a fingerprint of the codes of each distinct ID set (`shared`, or `search` and `rec`); tokens added."
     sets = {"shared": id_sets["search"]} if id_sets["search"] is id_sets["rec"] else id_sets
-    return {**{k: s.stats() for k, s in sets.items()}, "tokens_added_total": len(vocab_of(id_sets))}
+    return {**{k: {**s.stats(), "fingerprint": stable_hash(s.ids)} for k, s in sets.items()},
+            "tokens_added_total": len(vocab_of(id_sets))}

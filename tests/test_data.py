@@ -41,7 +41,8 @@ def test_mean_rating_uses_train_interactions_only():
     raw2item = pd.Series(d.items.index, index=d.items.raw_id)
     inter = inter[inter.user.isin(set(d.test)) & inter.item.isin(set(d.items.raw_id))].assign(item=lambda x: x.item.map(raw2item))
     kept = []
-    for u, g in inter.assign(o=range(len(inter))).sort_values(["timestamp", "o"], kind="stable").groupby("user"):
+    # the split's order: time, then item id (the tie rule), never the file's order
+    for u, g in inter.assign(o=range(len(inter))).sort_values(["timestamp", "item"], kind="stable").groupby("user"):
         kept.append(g.iloc[:-2])
     expected = pd.concat(kept).groupby("item").rating.mean().reindex(d.items.index)
     assert np.allclose(d.items.mean_rating, expected, equal_nan=True)

@@ -98,17 +98,18 @@ def test_sweep_grid_reports_its_validation_sweep(out, monkeypatch):
 
 
 def test_spread_grid_separates_initialisation_order_and_ids(out, monkeypatch):
-    # the `spread` grid's mechanism on the smoke preset: seeds 0 and 1, with the order fixed, then the initialisation,
-    # then both, the quantizer taking the run's seed
+    # the `spread` grid's mechanism on the smoke preset: seeds 0 and 1, with the ID set and the order fixed, then the
+    # ID set and the initialisation, then the T5's two (the quantizer taking the run's seed, as every run does)
     monkeypatch.setitem(GRIDS, "tiny_spread", dict(rows=[("content", "rq_kmeans")], seeds=[0, 1], preset="smoke",
-                                                   variants=[{"order_seed": 0}, {"init_seed": 0},
-                                                             {"init_seed": 0, "order_seed": 0, "id_seed": "seed"}]))
+                                                   variants=[{"id_seed": 0, "order_seed": 0},
+                                                             {"id_seed": 0, "init_seed": 0},
+                                                             {"init_seed": 0, "order_seed": 0}]))
     df = run_grid("tiny_spread", out_dir=str(out/"spread"), progress=False)
     # seed 0 is one model in every way (nothing it fixes differs from the plain run): trained once, then seed 1 thrice
     assert (df.state == "finished").all() and len(df) == 4
     settings = [json.loads((Path(f)/"params.json").read_text())["settings"] for f in df.folder]
     assert [(s["init_seed"], s["order_seed"], s["id_seed"]) for s in settings] == [
-        (None, None, None), (None, 0, None), (0, None, None), (0, 0, 1)]
+        (None, None, None), (None, 0, 0), (0, None, 0), (0, 0, None)]
     ids = [json.loads((Path(f)/"report.json").read_text())["id_stats"] for f in df.folder]
     assert ids[3] != ids[0] and ids[1] == ids[0]  # the quantizer's seed changed only the last run's ID set
     rep = write_report(df.folder.tolist(), out/"spread_report")

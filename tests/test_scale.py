@@ -27,7 +27,7 @@ def test_two_processes_give_the_metrics_of_one(tmp_path):
     r1, r2 = np.load(one/"ranks.npz"), np.load(two/"ranks.npz")
     assert len(r2["search"]) == 40 and len(r2["rec"]) == 30       # every test prompt once (the gather checks it too)
     l1, l2 = (json.loads((r/"report.json").read_text())["final_loss"] for r in (one, two))
-    assert abs(l1 - l2) < 1e-3 * abs(l1), (l1, l2)                 # the same training, up to float summation order
+    assert abs(l1 - l2) < 5e-3 * abs(l1), (l1, l2)                 # the same training, up to float summation order
     assert all((two/f"{f}.png").exists() for f in ("loss", "validation", "recall"))  # the figures of a notebook run
 
 
