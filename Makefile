@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 GRID_ARGS ?= --workers 2 --set threads=1
 ARGS ?=
 
-.PHONY: run test install export execute-nbs readme check-sync
+.PHONY: run test install export execute-nbs readme check-sync ship screenshot
 
 run: $(STAMP)  ## run the default grid (12 rows: the paper's 11 constructions/quantizers and random IDs, on ml-100k, small T5) and write outputs/report
 	$(VENV)/bin/semid-grid $(GRID_ARGS) $(ARGS)
@@ -54,3 +54,11 @@ execute-nbs: $(STAMP)  ## run the notebooks in place (not their slow cells) so r
 	# a `#| slow` cell keeps its committed output (it trains a model or reads a finished grid): `--slow` runs them too
 	OMP_NUM_THREADS=1 $(PY) tools/execute_nbs.py $(filter-out nbs/index.ipynb,$(wildcard nbs/*.ipynb))
 	$(CLEAN_NBS)
+
+ship: $(STAMP)  ## export the last default grid's Multi-task run (seed 0, with its checkpoint) as the shipped model, models/
+	$(PY) -c "from semid_nb.grid import grid_folders; from semid_nb.inference import export_model; \
+	run = next(f for f in grid_folders('default') if '-multitask-rq_kmeans-' in f.name and '-s0' in f.name); \
+	print('exported', run.name, 'to', export_model(run, 'models/ml-100k-multitask'))"
+
+screenshot: $(STAMP)  ## the README's picture of the web page: the browser test's screenshot of the shipped model
+	SEMID_SCREENSHOT=docs/serve.png $(VENV)/bin/pytest -q tests/test_serve.py -k browser

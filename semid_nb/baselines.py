@@ -97,7 +97,8 @@ def sasrec_baseline(data, cfg, rec_test, seed, cache_dir, epochs, batch_size, di
                     settings={**_SASREC, "max_len": "sasrec_long_max_len"})
 def sasrec_long(data, cfg, rec_test, seed, cache_dir, epochs, batch_size, dim, lr, max_len, log=None) -> dict:
     "SASRec reading up to `sasrec_long_max_len` (50) items: more of the history than the generative model reads."
-    return _sasrec(data, cfg, rec_test, seed, cache_dir, epochs, batch_size, dim, lr, max_len, log)
+    res = _sasrec(data, cfg, rec_test, seed, cache_dir, epochs, batch_size, dim, lr, max_len, log)
+    return {**res, "label": f"SASRec long ({max_len} items)"}  # (never the same label as `sasrec`'s)
 
 # %% ../nbs/05c_baselines.ipynb 21
 @BASELINES.register("dense_next_item", label="dense next-item")

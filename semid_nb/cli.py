@@ -13,7 +13,7 @@ from .runner import run_experiment, summary_table
 from .scale import run_inline
 from .grid import GRIDS, run_grid
 from .report import collect, write_report, report_dir
-from .inference import SemanticIDModel, export_model
+from .inference import SemanticIDModel, export_model, shipped_model
 from .serve import serve
 
 # %% auto 0
@@ -165,10 +165,13 @@ def export_main(argv=None):
 def serve_main(argv=None):
     "`semid-serve MODEL`: the web page and JSON API of a trained model, on 127.0.0.1:8000 by default."
     ap = argparse.ArgumentParser(prog="semid-serve", description="Serve a trained model: a web page and a JSON API.")
-    ap.add_argument("model", help="a finished run's folder or an export (semid-export)")
+    ap.add_argument("model", nargs="?", default=None,
+                    help="a finished run's folder or an export (semid-export); default: the shipped model")
     ap.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
     ap.add_argument("--port", type=int, default=8000)
     a = ap.parse_args(argv)
-    print(f"serving {a.model} at http://{a.host}:{a.port}/ (Ctrl-C stops)")
-    try: serve(a.model, a.host, a.port)
+    try:
+        model = a.model or shipped_model()
+        print(f"serving {model} at http://{a.host}:{a.port}/ (Ctrl-C stops)")
+        serve(model, a.host, a.port)
     except SemidError as e: sys.exit(f"error: {e}")

@@ -16,7 +16,7 @@ from .datasets import DATASETS
 from .queries import QUERY_SOURCES, make_queries, check_query_source, query_ambiguity, unseen_intent_queries
 import semid_nb.llm_queries  # registers queries="llm"
 from .embeddings import item_embeddings
-from .semantic_ids import check_construction, construction_spaces, build_id_sets, id_set_stats, vocab_of
+from .semantic_ids import check_construction, construction_spaces, build_id_sets, id_set_stats, vocab_of, IDSet
 from .joint_model import (check_model_source, build_model, tokenizer_texts, joint_examples, train_model,
                                   train_settings, save_checkpoint, loss_figure)
 from .evaluation import DECODERS, eval_sets, evaluate, validation_sets, Validator, validation_figure
@@ -317,6 +317,16 @@ def load_trained(run_dir, # a finished run with its `checkpoint/`
     run_dir = Path(run_dir)
     if not (run_dir/"checkpoint"/"config.json").exists():
         raise SemidError(f"{run_dir} has no checkpoint/ (a report's copy of a run keeps its results, not its model).")
-    inp = load_inputs(json.loads((run_dir/"params.json").read_text())["params"], progress)
+    made = json.loads((run_dir/"params.json").read_text())
+    if "seed_sources" not in made:
+        raise SemidError(f"{run_dir} was made under the earlier protocol (one ID set for every seed, timestamp ties in "
+                         "file order): its data split and ID sets cannot be rebuilt now. Run it again.")
+    inp = load_inputs(made["params"], progress)
     model, tok = build_model(str(run_dir/"checkpoint"), [], cfg=inp.cfg)
-    return inp, run_id_sets(inp), model.to(torch.device("cpu")).eval(), tok
+    ids = run_id_sets(inp)
+    if (run_dir/"ids.npz").exists():  # the codes it was trained with: another CPU may draw other IDs (`00_core`)
+        saved, sets = np.load(run_dir/"ids.npz"), {"shared": ids["search"]} if ids["search"] is ids["rec"] else ids
+        sets = {k: s if np.array_equal(saved[k], s.ids) else IDSet(saved[k], s.codebook_size, s.prefixes)
+                for k, s in sets.items()}
+        ids = {"search": sets["shared"], "rec": sets["shared"]} if "shared" in sets else sets
+    return inp, ids, model.to(torch.device("cpu")).eval(), tok

@@ -8,7 +8,7 @@ import difflib, json, re, shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np, pandas as pd, torch
-from .core import SemidError, write_json, package_versions
+from .core import SemidError, write_json, package_versions, project_root
 from .semantic_ids import IDSet
 from .joint_model import search_prompts, rec_prompts, item_token_ids
 from .decoding import IDTrie, rank_items, exact_rank_items
@@ -16,8 +16,8 @@ from .experiment import load_trained
 from .runner import is_finished
 
 # %% auto 0
-__all__ = ['SERVE_SETTINGS', 'EXPORT_FILE', 'item_table', 'title_key', 'find_item', 'SemanticIDModel', 'load_model',
-           'search_many', 'search', 'item_index', 'recommend_many', 'recommend', 'export_model']
+__all__ = ['SERVE_SETTINGS', 'EXPORT_FILE', 'SHIPPED', 'item_table', 'title_key', 'find_item', 'SemanticIDModel', 'load_model',
+           'shipped_model', 'search_many', 'search', 'item_index', 'recommend_many', 'recommend', 'export_model']
 
 # %% ../nbs/10_inference.ipynb 5
 SERVE_SETTINGS = ("decoder", "num_beams", "num_groups", "diversity_penalty", "constrained", "max_history",
@@ -110,7 +110,18 @@ def load_model(path, # a finished run's folder, or an export (`export_model`)
 
 SemanticIDModel.load = staticmethod(load_model)
 
-# %% ../nbs/10_inference.ipynb 19
+# %% ../nbs/10_inference.ipynb 18
+SHIPPED = "ml-100k-multitask"  # the shipped model's folder under models/: the default grid's Multi-task run, seed 0
+
+def shipped_model() -> Path:
+    "The folder of the model the repository ships (`models/ml-100k-multitask`), an export `load_model` reads."
+    p = project_root()/"models"/SHIPPED
+    if not (p/EXPORT_FILE).exists():
+        raise SemidError(f"The shipped model is not at {p}: it comes with a clone of the repository (models/), not "
+                         "with the package alone. Pass a finished run or an export (`semid-export RUN DEST`).")
+    return p
+
+# %% ../nbs/10_inference.ipynb 21
 def _decode(m:SemanticIDModel, prompts:list, task:str, k:int, decoder:str|None, exclude=None) -> tuple:
     "`(items, scores)` `[prompts, k]` from the run's (or the given) decoder; k checked against what it can return."
     s, decoder = m.settings, decoder or m.settings["decoder"]
@@ -127,7 +138,7 @@ def _decode(m:SemanticIDModel, prompts:list, task:str, k:int, decoder:str|None, 
                                         s["diversity_penalty"], s["constrained"], **common)
     return items[:, :k], scores[:, :k]
 
-# %% ../nbs/10_inference.ipynb 20
+# %% ../nbs/10_inference.ipynb 22
 def _answer(m:SemanticIDModel, items:np.ndarray, scores:np.ndarray, task:str) -> pd.DataFrame:
     "One prompt's answer as a table: rank, item (raw id), title, year, Semantic ID, score."
     ok = items >= 0
@@ -137,7 +148,7 @@ def _answer(m:SemanticIDModel, items:np.ndarray, scores:np.ndarray, task:str) ->
                          "title": it.title.to_numpy(), "year": it.year.to_numpy(),
                          "semantic_id": [strings[i] for i in items[ok]], "score": scores[ok].astype(float).round(3)})
 
-# %% ../nbs/10_inference.ipynb 21
+# %% ../nbs/10_inference.ipynb 23
 def search_many(m:SemanticIDModel, queries:list, # query texts
                 k:int=10, decoder:str|None=None) -> list:
     "One answer table per query."
@@ -145,14 +156,14 @@ def search_many(m:SemanticIDModel, queries:list, # query texts
     items, scores = _decode(m, search_prompts(list(map(str, queries))), "search", k, decoder)
     return [_answer(m, i, s, "search") for i, s in zip(items, scores)]
 
-# %% ../nbs/10_inference.ipynb 23
+# %% ../nbs/10_inference.ipynb 25
 def search(m:SemanticIDModel, query:str, k:int=10, decoder:str|None=None) -> pd.DataFrame:
     "The `k` items the model returns for `query`, best first."
     return search_many(m, [query], k, decoder)[0]
 
 SemanticIDModel.search, SemanticIDModel.search_many = search, search_many
 
-# %% ../nbs/10_inference.ipynb 25
+# %% ../nbs/10_inference.ipynb 27
 def item_index(m:SemanticIDModel, item) -> int:
     "The item index of a raw item id (as the dataset writes it) or of a title (`find_item`)."
     if not m._index: m._index.update(zip(m.items.raw_id, m.items.index.tolist()))
@@ -161,7 +172,7 @@ def item_index(m:SemanticIDModel, item) -> int:
     raise SemidError(f"No item has id {item!r}; give the dataset's item ids (e.g. {', '.join(m.items.raw_id[:3])}) "
                      "or titles.")
 
-# %% ../nbs/10_inference.ipynb 27
+# %% ../nbs/10_inference.ipynb 29
 def recommend_many(m:SemanticIDModel, histories:list, # per user, items (ids or titles), oldest first
                    k:int=10, decoder:str|None=None,
                    seen:str|None=None, # "exclude": the history's items are never returned; "keep": they may be
@@ -176,14 +187,14 @@ def recommend_many(m:SemanticIDModel, histories:list, # per user, items (ids or 
     items, scores = _decode(m, prompts, "rec", k, decoder, hist if seen == "exclude" else None)
     return [_answer(m, i, s, "rec") for i, s in zip(items, scores)]
 
-# %% ../nbs/10_inference.ipynb 29
+# %% ../nbs/10_inference.ipynb 31
 def recommend(m:SemanticIDModel, history:list, k:int=10, decoder:str|None=None, seen:str|None=None) -> pd.DataFrame:
     "The `k` items the model recommends after `history` (ids or titles, oldest first), best first."
     return recommend_many(m, [history], k, decoder, seen)[0]
 
 SemanticIDModel.recommend, SemanticIDModel.recommend_many = recommend, recommend_many
 
-# %% ../nbs/10_inference.ipynb 32
+# %% ../nbs/10_inference.ipynb 34
 def export_model(run, # a finished run's folder (with its checkpoint), or a loaded `SemanticIDModel`
                  dest, # the export folder (replaced)
                 ) -> Path:

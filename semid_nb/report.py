@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_report.ipynb 2
 from __future__ import annotations
-import json, shutil, time
+import json, shutil, textwrap, time
 from itertools import combinations
 from pathlib import Path
 import numpy as np, pandas as pd
@@ -19,9 +19,9 @@ from .significance import (compare, family_tests, finding_verdict, grid_shape,
 
 # %% auto 0
 __all__ = ['SPREAD_WAYS', 'hits', 'clusters', 'load_runs', 'collect', 'one_test_set', 'task_hits', 'family', 'make_table',
-           'exploratory', 'findings_table', 'detectable', 'figure1', 'decoder_comparison', 'enmf_table', 'sweep_table',
-           'spread_table', 'report_dir', 'archive_runs', 'provenance', 'provenance_section', 'table_markdown',
-           'readme_results', 'write_report']
+           'exploratory', 'findings_table', 'detectable', 'figure1', 'decoder_comparison', 'enmf_table',
+           'protocol_table', 'list_lengths', 'unseen_intent_table', 'sweep_table', 'spread_table', 'report_dir',
+           'archive_runs', 'provenance', 'provenance_section', 'table_markdown', 'readme_results', 'write_report']
 
 # %% ../nbs/08_report.ipynb 6
 def hits(folder, # a finished run
@@ -62,6 +62,10 @@ def load_runs(folders) -> pd.DataFrame:
                      "id_stats": rep["id_stats"],
                      "minutes": rep["seconds"]["total"] / 60, "overrides": p["params"].get("overrides") or {},
                      "shared_seed": p.get("shared_seed", 0), "own_ids": "seed_sources" in p,  # (see `spread_table`)
+                     "protocol": rep.get("protocol"), "list_length": rep.get("list_length"),
+                     "unseen_intent": rep.get("unseen_intent"),
+                     "exact_list_length": (rep.get("exact_decoder") or {}).get("list_length"),
+                     "exact_unseen_intent": (rep.get("exact_decoder") or {}).get("unseen_intent"),
                      "validation": rep.get("validation"), "commit": p.get("git_commit"), "folder": str(f)})
     if not rows: raise SemidError("No finished runs to report on; run the grid first (make run, or semid-grid).")
     return pd.DataFrame(rows)
@@ -167,6 +171,7 @@ def exploratory(runs:pd.DataFrame, # from `load_runs`
 # %% ../nbs/08_report.ipynb 28
 def findings_table(runs:pd.DataFrame, # from `load_runs`
                    tests:pd.DataFrame, # `family`'s tests
+                   before:pd.DataFrame|None=None, # an earlier report's verdicts (columns comparisons, verdict)
                   ) -> pd.DataFrame:
     "One row per finding whose rows were run: its comparisons, each difference with its 95% interval, the verdict."
     t = tests.set_index(["better", "worse", "task"]) if len(tests) else None
@@ -180,7 +185,10 @@ def findings_table(runs:pd.DataFrame, # from `load_runs`
                     "effect": "; ".join(f"{d:+.3f}" for d in x["diff"]),
                     "interval": "; ".join(f"[{lo:+.3f}, {hi:+.3f}]" for lo, hi in zip(x.low, x.high)),
                     "verdict": finding_verdict(tests, f.comparisons)})
-    return pd.DataFrame(out)
+    out = pd.DataFrame(out)
+    if before is not None and len(out):
+        out["verdict before"] = out.comparisons.map(before.set_index("comparisons").verdict).fillna("")
+    return out
 
 # %% ../nbs/08_report.ipynb 31
 def detectable(runs:pd.DataFrame, # from `load_runs`
@@ -249,7 +257,59 @@ def enmf_table(runs:pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame([{"lr": float(lr), "validation R@30": v, "": mark(float(lr))} for lr,
                          v in info["valid_recall@30"].items()])
 
-# %% ../nbs/08_report.ipynb 43
+# %% ../nbs/08_report.ipynb 42
+def protocol_table(runs:pd.DataFrame, # from `load_runs`
+                  ) -> pd.DataFrame:
+    "What each recommender reads of a user's history and its seen-item policy, as the runs recorded (empty before)."
+    r = next((r for r in runs.itertuples() if r.protocol), None)
+    if r is None: return pd.DataFrame()
+    order = {n: i for i, n in enumerate(BASELINES)}
+    rows = [{"recommender": "Semantic IDs (diverse beam search; exact decoder)", "reads": r.protocol["history"],
+             "seen items": r.protocol["seen_items"]}]
+    for bs in runs.baselines:  # each yardstick once, under the label its run recorded, in registry order
+        for name, b in sorted(bs.items(), key=lambda kv: order.get(kv[0], len(order))):
+            if "protocol" in b and b["label"] not in {x["recommender"] for x in rows}:
+                rows.append({"recommender": b["label"], "reads": b["protocol"]["history"],
+                             "seen items": b["protocol"]["seen_items"]})
+    return pd.DataFrame(rows)
+
+# %% ../nbs/08_report.ipynb 45
+def list_lengths(runs:pd.DataFrame, # from `load_runs`
+                ) -> pd.DataFrame:
+    "Per decoder and task: the mean list length and the share of lists under 30, averaged over the runs."
+    rows = []
+    for decoder, col in (("diverse beam search", "list_length"), ("exact", "exact_list_length")):
+        got = [v for v in runs[col] if v] if col in runs else []
+        for t in dict.fromkeys(k for v in got for k in v):
+            rows.append({"decoder": decoder, "task": {"search_unseen": "search, unseen intents"}.get(t, t),
+                         "runs": sum(t in v for v in got),
+                         "mean length": np.mean([v[t]["mean"] for v in got if t in v]),
+                         "share under 30": np.mean([v[t]["share_under_30"] for v in got if t in v])})
+    return pd.DataFrame(rows)
+
+# %% ../nbs/08_report.ipynb 48
+def unseen_intent_table(runs:pd.DataFrame, # from `load_runs`
+                       ) -> pd.DataFrame:
+    "Per row (mean over seeds): Recall@30 on unseen intents and on the paraphrases of the same items, both decoders."
+    have = runs[runs.unseen_intent.notna()] if "unseen_intent" in runs else runs.iloc[:0]
+    if not len(have): return pd.DataFrame()
+    order = list(dict.fromkeys(r for t in tables().values() for r in t["rows"]))
+    rows = []
+    for r in sorted({(e, q) for e, q in zip(have.embedding, have.quantizer)},
+                    key=lambda r: order.index(r) if r in order else len(order)):
+        sel = _select(have, r)
+        row = {"row": row_label(r), "seeds": len(sel)}
+        for name, col in (("", "unseen_intent"), (" exact", "exact_unseen_intent")):
+            if sel[col].notna().all():
+                row[f"paraphrase{name}"] = np.mean([u["paraphrase_recall@30"] for u in sel[col]])
+                row[f"unseen intent{name}"] = np.mean([u["recall@30"] for u in sel[col]])
+        rows.append(row)
+    u, cols = have.unseen_intent.iloc[0], list(dict.fromkeys(k for r in rows for k in r))
+    rows.append({"row": "attribute-match ceiling", "seeds": "", **{c: u["paraphrase_ceiling@30"] if "paraphrase" in c
+                                                                   else u["ceiling@30"] for c in cols[2:]}})
+    return pd.DataFrame(rows)
+
+# %% ../nbs/08_report.ipynb 52
 # the spread table's ways: which of `SEED_SOURCES` follow the run's seed (the others stay at seed 0's)
 SPREAD_WAYS = {"all three": SEED_SOURCES, "both": ("init_seed", "order_seed"), "initialisation": ("init_seed",),
                "training order": ("order_seed",), "ID set": ("id_seed",)}
@@ -259,7 +319,7 @@ def _varying(runs:pd.DataFrame) -> list:
     keys = sorted({k for o in runs.overrides for k in o})
     return [k for k in keys if len({json.dumps(o.get(k)) for o in runs.overrides}) > 1]
 
-# %% ../nbs/08_report.ipynb 44
+# %% ../nbs/08_report.ipynb 53
 def sweep_table(runs:pd.DataFrame, # from `load_runs`
                ) -> pd.DataFrame:
     "Per setting tried: best validation epoch and Recall@30, and test Recall@30; empty when no setting varies."
@@ -279,7 +339,7 @@ def sweep_table(runs:pd.DataFrame, # from `load_runs`
     df["chosen"] = df["valid mean"] == df.groupby(["row", "seed"])["valid mean"].transform("max")
     return df
 
-# %% ../nbs/08_report.ipynb 47
+# %% ../nbs/08_report.ipynb 56
 def spread_table(runs:pd.DataFrame, # from `load_runs`
                 ) -> pd.DataFrame:
     "Mean and std over seeds of test Recall@30 when seeds vary the T5's initialisation and order, one, or the IDs."
@@ -301,13 +361,13 @@ def spread_table(runs:pd.DataFrame, # from `load_runs`
                          **{f"{t} {f}": getattr(w[t], f)() for t in ("search", "rec") for f in ("mean", "std")}})
     return pd.DataFrame(rows)
 
-# %% ../nbs/08_report.ipynb 51
+# %% ../nbs/08_report.ipynb 60
 def report_dir(grid:str="default" # a name in `GRIDS`
               ) -> Path:
     "Where a grid's report goes: `outputs/report`, or `outputs/report/<grid>` for any other grid."
     return outputs_dir()/"report" if grid == "default" else outputs_dir()/"report"/grid
 
-# %% ../nbs/08_report.ipynb 55
+# %% ../nbs/08_report.ipynb 64
 def archive_runs(folders, # finished runs
                  dest, # the archive, e.g. a report's `runs/`
                 ) -> list:
@@ -322,7 +382,7 @@ def archive_runs(folders, # finished runs
         if old.is_dir() and old.name not in kept: shutil.rmtree(old)
     return sorted(dest/n for n in kept)
 
-# %% ../nbs/08_report.ipynb 56
+# %% ../nbs/08_report.ipynb 65
 def provenance(runs:pd.DataFrame, # from `load_runs`
               ) -> str:
     "Which commits made the runs (how many each; `-dirty`: with uncommitted changes), and their run time in all."
@@ -331,7 +391,7 @@ def provenance(runs:pd.DataFrame, # from `load_runs`
     return (f"Runs made at commit{'s' * (len(n) > 1)} {at}; {runs.minutes.sum() / 60:.1f} h of run time in all "
             "(each run's minutes are in the table of every run).")
 
-# %% ../nbs/08_report.ipynb 58
+# %% ../nbs/08_report.ipynb 67
 def provenance_section(runs:pd.DataFrame, # from `load_runs`
                       ) -> str:
     "The report's provenance: each commit's runs and hours, the package versions and threads the runs recorded."
@@ -353,7 +413,7 @@ def provenance_section(runs:pd.DataFrame, # from `load_runs`
             + (f"; varying: {', '.join(c for c in vers if c not in same)}" if len(same) < vers.shape[1] else "")
             + ".\n")
 
-# %% ../nbs/08_report.ipynb 61
+# %% ../nbs/08_report.ipynb 70
 def _decoders(runs:pd.DataFrame, out:Path, decoder_run) -> tuple:
     "The decoder comparison on `decoder_run` (default: the first content run with its model), reused while unchanged."
     cand = [f for f in _select(runs, ("content", "rq_kmeans")).folder.tolist() + runs.folder.tolist()
@@ -370,14 +430,14 @@ def _decoders(runs:pd.DataFrame, out:Path, decoder_run) -> tuple:
     write_json(out/"decoders.json", {"stamp": stamp, "rows": dc.to_dict("records")})
     return run, dc
 
-# %% ../nbs/08_report.ipynb 62
+# %% ../nbs/08_report.ipynb 71
 def table_markdown(df:pd.DataFrame, # a table of the report
                    settings=(), # its columns that are settings, written as they are (a learning rate of 5e-4)
                   ) -> str:
     "`df` as Markdown: scores to three decimals, settings in full."
     return df.to_markdown(index=False, floatfmt=tuple("g" if c in settings else ".3f" for c in df.columns))
 
-# %% ../nbs/08_report.ipynb 63
+# %% ../nbs/08_report.ipynb 72
 def readme_results(out=None, # a report folder (default `report_dir()`)
                    link:str="outputs/report", # how the README reaches the report folder
                   ) -> str:
@@ -392,22 +452,29 @@ def readme_results(out=None, # a report folder (default `report_dir()`)
     gen = sorted(gen, key=lambda r: order.index(r) if r in order else len(order))
     yard = {k: t2[t2.seeds.isna()][f"{k} mean"].dropna() for k in ("search", "rec")}
     mdd = json.loads((out/"detectable.json").read_text())
-    lines = [f"{len(seeds)} runs, seeds {', '.join(map(str, sorted(seeds.unique())))}; differences of Recall@30 (95% "
-             "interval when one; the report has all). *held*: every",
-             "comparison significant as claimed (seed and item-clustered query variance, Welch df, Holm over "
-             f"{len(pd.read_csv(out/'family.csv'))}", "comparisons); *not held*: one significant the other way; *not "
-             "distinguishable*: neither. This grid detects", "differences of "
-             + " and ".join(f"{v:.2f} ({k})" for k, v in mdd.items()) + " with 80% power.", "",
-             "| the paper's finding | difference [95% interval] | verdict |", "|---|---|---|"]
+    s = sorted(seeds.unique())
+    seen = set(pd.read_csv(out/"protocol.csv")["seen items"]) if (out/"protocol.csv").exists() else set()
+    text = (f"{len(seeds)} runs, seed{'s' * (len(s) > 1)} {', '.join(map(str, s))}; differences of Recall@30 [95% "
+            "interval]. *held*: every comparison significant as claimed (seed and item-clustered query variance, "
+            f"Welch df, Holm over {len(pd.read_csv(out/'family.csv'))} comparisons); *not held*: one significant the "
+            "other way; *not distinguishable*: neither. Detectable with 80% power: "
+            + ", ".join(f"{v:.2f} ({k})" for k, v in mdd.items()) + "."
+            + (" *before*: the verdict of the three-seed report made before this protocol." if "verdict before" in f
+               else "")
+            + {frozenset({"exclude"}): " Every recommender excludes a user's train and validation items.",
+               frozenset({"keep"}): " No recommender excludes the items a user has."}.get(frozenset(seen), ""))
+    lines = textwrap.wrap(text, 116) + ["", "| the paper's finding | difference [95% interval] | verdict | before |",
+                                        "|---|---|---|---|"]
     diff = lambda x: x.effect.replace("; ", " / ") if ";" in x.effect else f"{x.effect} {x.interval}"
-    lines += [f"| {x.claim} | {diff(x)} | {x.verdict} |" for x in f.itertuples()]
+    before = f["verdict before"].fillna("") if "verdict before" in f else pd.Series("", index=f.index)
+    lines += [f"| {x.claim} | {diff(x)} | {x.verdict} | {b} |" for x, b in zip(f.itertuples(), before)]
     lines += ["", f"![Figure 1]({link}/figure1.png)", "", "| Table 2 (RQ-KMeans) | search | rec |", "|---|---|---|"]
     lines += [f"| {r} | {cell(r, 'search')} | {cell(r, 'rec')} |" for r in gen]
     lines += [f"| *best yardstick: {yard['search'].idxmax()} / {yard['rec'].idxmax()}* | *{yard['search'].max():.3f}* "
               f"| *{yard['rec'].max():.3f}* |"]
     return "\n".join(lines) + "\n"
 
-# %% ../nbs/08_report.ipynb 65
+# %% ../nbs/08_report.ipynb 74
 def write_report(folders, # run folders (unfinished ones are skipped)
                  out_dir=None, # default `report_dir()`
                  decoder_run=None, # run for the decoder comparison (default: the first content run); False to skip
@@ -422,8 +489,8 @@ def write_report(folders, # run folders (unfinished ones are skipped)
     # the spread and sweep grids' runs differ in settings, not only seeds: their own table replaces Tables 1-3
     for name, table, title, what in (
             ("spread", spread_table, "Where the spread comes from", "Test Recall@30, mean and standard deviation over "
-             "seeds, when the seeds vary the T5's initialisation and training order together, only one of them, or "
-             "only the ID set (the quantizer's seed)."),
+             "seeds, when the seeds vary all three sources, the T5's initialisation and training order together, "
+             "only one of them, or only the ID set (the quantizer's seed)."),
             ("sweep", sweep_table, "Validation sweep", "Best validation epoch and Recall@30 (mean of search and rec) "
              "per setting; test Recall@30 after the last epoch, not used to choose.")):
         df = table(runs)
@@ -446,7 +513,8 @@ def write_report(folders, # run folders (unfinished ones are skipped)
         atomic_write(out/f"{name}.md", f"## {t['title']}\n\n{text}")
         atomic_write(out/f"{name}.csv", df.to_csv())
         md.append(f"## {t['title']}\n\n{text}")
-    if (found := findings_table(runs, tests)).shape[0]:
+    before = pd.read_csv(out/"findings_before.csv") if (out/"findings_before.csv").exists() else None
+    if (found := findings_table(runs, tests, before)).shape[0]:
         atomic_write(out/"findings.csv", found.to_csv(index=False))
         mdd = detectable(runs, tests)
         atomic_write(out/"detectable.json", json.dumps(mdd) + "\n")
@@ -454,7 +522,9 @@ def write_report(folders, # run folders (unfinished ones are skipped)
                   "Recall@30 with its 95% interval (not adjusted), and the verdict of the family's tests (held: every "
                   "comparison "
                   "significant as claimed; not held: one significant the other way; else not distinguishable). "
-                  "At this grid's spread the test finds a difference of "
+                  + (f"The verdict before: {before.report.iloc[0]}. " if before is not None and "report" in before
+                     else "")
+                  + "At this grid's spread the test finds a difference of "
                   + " and ".join(f"{v:.3f} on {TASKS[k]}" for k, v in mdd.items())
                   + " in 80% of simulated tables (the minimal detectable difference).\n\n"
                   + found.drop(columns="table").to_markdown(index=False) + "\n")
@@ -466,6 +536,7 @@ def write_report(folders, # run folders (unfinished ones are skipped)
     exact = [f"{t} exact" for t in ("search", "rec") if runs[f"{t} exact"].notna().any()]  # the exact decoder's
     per_run = runs[["embedding", "quantizer", "seed", *TASKS, *exact, "minutes"]].copy()
     for col, f in _ID_COLUMNS.items(): per_run[col] = [_per_set(s, f) for s in runs.id_stats]
+    per_run["ID fingerprint"] = [_per_set(s, lambda v: v.get("fingerprint", "")) for s in runs.id_stats]
     per_run["tokens added"] = [s["tokens_added_total"] for s in runs.id_stats]
     atomic_write(out/"runs.csv", per_run.to_csv(index=False))
     md.append("## Every run\n\nRecall@30 of diverse beam search (the paper's decoder) and, where run, of the exact "
@@ -474,6 +545,22 @@ def write_report(folders, # run folders (unfinished ones are skipped)
               "unique IDs before the "
               "collision level, the largest group of items sharing an ID, codes used and perplexity per level.\n\n"
               + per_run.to_markdown(index=False, floatfmt=".3f") + "\n")
+    for name, table, title, what in (
+            ("protocol", protocol_table, "One protocol for every recommender",
+             "Every recommender is scored on the same test users; what each reads of a user's history, and what "
+             "it does with the items the user already has (`seen_items`): excluded means never returned (for the "
+             "generative decoders, pruned inside the search)."),
+            ("list_lengths", list_lengths, "List lengths",
+             "Mean number of items each decoder returns per prompt and the share of lists shorter than 30 "
+             "(their missing places count as misses), averaged over the runs."),
+            ("unseen_intent", unseen_intent_table, "Unseen intents",
+             "Search Recall@30 on the second test set (one query per test item whose intent no train query of the "
+             "item has) beside the paraphrase test's on the same items, diverse beam search and exact decoder, mean "
+             "over seeds; the last row is each test's attribute-match ceiling (random choice among the items with "
+             "every attribute the query mentions).")):
+        if len(df := table(runs)):
+            atomic_write(out/f"{name}.csv", df.to_csv(index=False))
+            md.append(f"## {title}\n\n{what}\n\n" + df.to_markdown(index=False, floatfmt=".3f") + "\n")
     enmf = enmf_table(runs)
     if len(enmf):
         atomic_write(out/"enmf_lr.csv", enmf.to_csv(index=False))

@@ -7,7 +7,7 @@ from semid_nb.core import SemidError
 from semid_nb.runner import run_experiment
 from semid_nb.experiment import load_inputs
 from semid_nb.evaluation import eval_sets
-from semid_nb.inference import SemanticIDModel, export_model
+from semid_nb.inference import SemanticIDModel, export_model, shipped_model
 from semid_nb.cli import search_main, recommend_main, export_main
 
 pytestmark = pytest.mark.xdist_group("inference")  # one smoke run for the file
@@ -79,3 +79,15 @@ def test_command_line(run, tmp_path, capsys):
     export_main([str(run), str(tmp_path/"exp")])
     assert "exported" in capsys.readouterr().out and (tmp_path/"exp"/"semid_export.json").exists()
     with pytest.raises(SystemExit, match="No item is titled"): recommend_main([str(run), "--titles", "Nope Nope"])
+
+
+def test_the_shipped_model_answers_at_once(capsys):
+    "After installation, with no training: the command line answers with the model under models/."
+
+    path = str(shipped_model())
+    search_main([path, "a funny animated movie", "-k", "5", "--json"])
+    got = json.loads(capsys.readouterr().out)
+    assert [r["rank"] for r in got] == [1, 2, 3, 4, 5] and all(r["title"] for r in got)
+    recommend_main([path, "--titles", "Toy Story (1995)", "Aladdin (1992)", "-k", "3", "--json"])
+    got = json.loads(capsys.readouterr().out)
+    assert len(got) == 3 and not {"Toy Story", "Aladdin"} & {r["title"] for r in got}

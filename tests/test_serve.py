@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np, pytest
 from fastapi.testclient import TestClient
 from semid_nb.runner import run_experiment
-from semid_nb.inference import SemanticIDModel
+from semid_nb.inference import SemanticIDModel, shipped_model
 from semid_nb.serve import create_app, records
 from webdriver import free_port
 
@@ -80,10 +80,12 @@ def test_loopback_load(model):
 
 
 @pytest.mark.skipif(os.environ.get("SEMID_SKIP_BROWSER") == "1", reason="SEMID_SKIP_BROWSER=1")
-def test_page_in_a_real_browser(model, tmp_path):
-    "Headless Chromium types a query, sees results, clicks one and sees recommendations (Debian's chromium)."
+def test_page_in_a_real_browser(tmp_path):
+    """Headless Chromium types a query, sees results, clicks one and sees recommendations (Debian's chromium), on the
+    shipped model; its screenshot goes to $SEMID_SCREENSHOT when set (`make screenshot`: the README's docs/serve.png)."""
     import uvicorn
     from webdriver import Browser
+    model, shot = SemanticIDModel.load(shipped_model()), os.environ.get("SEMID_SCREENSHOT") or tmp_path/"page.png"
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(model), host="127.0.0.1", port=port, log_level="error"))
     thread = threading.Thread(target=server.run, daemon=True); thread.start()
@@ -99,7 +101,7 @@ def test_page_in_a_real_browser(model, tmp_path):
         try: recs = browser.wait("#recs li", 1, timeout=30)
         except TimeoutError: raise AssertionError(f"no recommendations: {browser.text(browser.find_all('#error')[0])!r}")
         assert first not in [browser.text(r) for r in recs]          # the history is never recommended back
-        browser.screenshot(tmp_path/"page.png")
+        browser.screenshot(shot)
     finally:
         browser.close(); server.should_exit = True; thread.join(10)
-    assert (tmp_path/"page.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert open(shot, "rb").read()[:8] == b"\x89PNG\r\n\x1a\n"
