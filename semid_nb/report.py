@@ -20,8 +20,9 @@ from .significance import (compare, family_tests, finding_verdict, grid_shape,
 # %% auto 0
 __all__ = ['SPREAD_WAYS', 'hits', 'clusters', 'load_runs', 'collect', 'one_test_set', 'task_hits', 'family', 'make_table',
            'exploratory', 'findings_table', 'detectable', 'figure1', 'decoder_comparison', 'enmf_table',
-           'protocol_table', 'list_lengths', 'unseen_intent_table', 'sweep_table', 'spread_table', 'report_dir',
-           'archive_runs', 'provenance', 'provenance_section', 'table_markdown', 'readme_results', 'write_report']
+           'protocol_table', 'list_lengths', 'unseen_intent_table', 'id_draw_table', 'sweep_table', 'spread_table',
+           'report_dir', 'archive_runs', 'provenance', 'provenance_section', 'table_markdown', 'readme_results',
+           'write_report']
 
 # %% ../nbs/08_report.ipynb 6
 def hits(folder, # a finished run
@@ -309,7 +310,24 @@ def unseen_intent_table(runs:pd.DataFrame, # from `load_runs`
                                                                    else u["ceiling@30"] for c in cols[2:]}})
     return pd.DataFrame(rows)
 
-# %% ../nbs/08_report.ipynb 52
+# %% ../nbs/08_report.ipynb 51
+def id_draw_table(runs:pd.DataFrame, # from `load_runs`
+                 ) -> pd.DataFrame:
+    "Per row with several seeds: Recall@30's spread over seeds, and the mean pairwise ARI of first-level codes."
+    from sklearn.metrics import adjusted_rand_score
+    rows = []
+    for r in dict.fromkeys(zip(runs.embedding, runs.quantizer)):
+        sel = _select(runs, r)
+        codes = [np.load(Path(f)/"ids.npz") for f in sel.folder if (Path(f)/"ids.npz").exists()]
+        if len(sel) < 2 or len(codes) < len(sel): continue
+        ari = [adjusted_rand_score(a[k][:, 0], b[k][:, 0]) for a, b in combinations(codes, 2) for k in a.files]
+        rows.append({"row": row_label(r), "seeds": len(sel),
+                     "distinct ID sets": len({_per_set(s, lambda v: v.get("fingerprint")) for s in sel.id_stats}),
+                     **{f"{t} {f}": getattr(sel[t], f)() for t in ("search", "rec") for f in ("std", "min", "max")},
+                     "first-level ARI": float(np.mean(ari))})
+    return pd.DataFrame(rows)
+
+# %% ../nbs/08_report.ipynb 55
 # the spread table's ways: which of `SEED_SOURCES` follow the run's seed (the others stay at seed 0's)
 SPREAD_WAYS = {"all three": SEED_SOURCES, "both": ("init_seed", "order_seed"), "initialisation": ("init_seed",),
                "training order": ("order_seed",), "ID set": ("id_seed",)}
@@ -319,7 +337,7 @@ def _varying(runs:pd.DataFrame) -> list:
     keys = sorted({k for o in runs.overrides for k in o})
     return [k for k in keys if len({json.dumps(o.get(k)) for o in runs.overrides}) > 1]
 
-# %% ../nbs/08_report.ipynb 53
+# %% ../nbs/08_report.ipynb 56
 def sweep_table(runs:pd.DataFrame, # from `load_runs`
                ) -> pd.DataFrame:
     "Per setting tried: best validation epoch and Recall@30, and test Recall@30; empty when no setting varies."
@@ -339,7 +357,7 @@ def sweep_table(runs:pd.DataFrame, # from `load_runs`
     df["chosen"] = df["valid mean"] == df.groupby(["row", "seed"])["valid mean"].transform("max")
     return df
 
-# %% ../nbs/08_report.ipynb 56
+# %% ../nbs/08_report.ipynb 59
 def spread_table(runs:pd.DataFrame, # from `load_runs`
                 ) -> pd.DataFrame:
     "Mean and std over seeds of test Recall@30 when seeds vary the T5's initialisation and order, one, or the IDs."
@@ -361,13 +379,13 @@ def spread_table(runs:pd.DataFrame, # from `load_runs`
                          **{f"{t} {f}": getattr(w[t], f)() for t in ("search", "rec") for f in ("mean", "std")}})
     return pd.DataFrame(rows)
 
-# %% ../nbs/08_report.ipynb 60
+# %% ../nbs/08_report.ipynb 63
 def report_dir(grid:str="default" # a name in `GRIDS`
               ) -> Path:
     "Where a grid's report goes: `outputs/report`, or `outputs/report/<grid>` for any other grid."
     return outputs_dir()/"report" if grid == "default" else outputs_dir()/"report"/grid
 
-# %% ../nbs/08_report.ipynb 64
+# %% ../nbs/08_report.ipynb 67
 def archive_runs(folders, # finished runs
                  dest, # the archive, e.g. a report's `runs/`
                 ) -> list:
@@ -382,7 +400,7 @@ def archive_runs(folders, # finished runs
         if old.is_dir() and old.name not in kept: shutil.rmtree(old)
     return sorted(dest/n for n in kept)
 
-# %% ../nbs/08_report.ipynb 65
+# %% ../nbs/08_report.ipynb 68
 def provenance(runs:pd.DataFrame, # from `load_runs`
               ) -> str:
     "Which commits made the runs (how many each; `-dirty`: with uncommitted changes), and their run time in all."
@@ -391,7 +409,7 @@ def provenance(runs:pd.DataFrame, # from `load_runs`
     return (f"Runs made at commit{'s' * (len(n) > 1)} {at}; {runs.minutes.sum() / 60:.1f} h of run time in all "
             "(each run's minutes are in the table of every run).")
 
-# %% ../nbs/08_report.ipynb 67
+# %% ../nbs/08_report.ipynb 70
 def provenance_section(runs:pd.DataFrame, # from `load_runs`
                       ) -> str:
     "The report's provenance: each commit's runs and hours, the package versions and threads the runs recorded."
@@ -413,7 +431,7 @@ def provenance_section(runs:pd.DataFrame, # from `load_runs`
             + (f"; varying: {', '.join(c for c in vers if c not in same)}" if len(same) < vers.shape[1] else "")
             + ".\n")
 
-# %% ../nbs/08_report.ipynb 70
+# %% ../nbs/08_report.ipynb 73
 def _decoders(runs:pd.DataFrame, out:Path, decoder_run) -> tuple:
     "The decoder comparison on `decoder_run` (default: the first content run with its model), reused while unchanged."
     cand = [f for f in _select(runs, ("content", "rq_kmeans")).folder.tolist() + runs.folder.tolist()
@@ -430,14 +448,14 @@ def _decoders(runs:pd.DataFrame, out:Path, decoder_run) -> tuple:
     write_json(out/"decoders.json", {"stamp": stamp, "rows": dc.to_dict("records")})
     return run, dc
 
-# %% ../nbs/08_report.ipynb 71
+# %% ../nbs/08_report.ipynb 74
 def table_markdown(df:pd.DataFrame, # a table of the report
                    settings=(), # its columns that are settings, written as they are (a learning rate of 5e-4)
                   ) -> str:
     "`df` as Markdown: scores to three decimals, settings in full."
     return df.to_markdown(index=False, floatfmt=tuple("g" if c in settings else ".3f" for c in df.columns))
 
-# %% ../nbs/08_report.ipynb 72
+# %% ../nbs/08_report.ipynb 75
 def readme_results(out=None, # a report folder (default `report_dir()`)
                    link:str="outputs/report", # how the README reaches the report folder
                   ) -> str:
@@ -474,7 +492,7 @@ def readme_results(out=None, # a report folder (default `report_dir()`)
               f"| *{yard['rec'].max():.3f}* |"]
     return "\n".join(lines) + "\n"
 
-# %% ../nbs/08_report.ipynb 74
+# %% ../nbs/08_report.ipynb 77
 def write_report(folders, # run folders (unfinished ones are skipped)
                  out_dir=None, # default `report_dir()`
                  decoder_run=None, # run for the decoder comparison (default: the first content run); False to skip
@@ -553,6 +571,10 @@ def write_report(folders, # run folders (unfinished ones are skipped)
             ("list_lengths", list_lengths, "List lengths",
              "Mean number of items each decoder returns per prompt and the share of lists shorter than 30 "
              "(their missing places count as misses), averaged over the runs."),
+            ("id_draw", id_draw_table, "What the ID set's draw does",
+             "Per row with several seeds, each seed with its own ID set: the spread of Recall@30 over the seeds, and "
+             "the agreement of the seeds' ID sets (mean pairwise adjusted Rand index of the first-level codes; 1: "
+             "the same grouping, 0: chance)."),
             ("unseen_intent", unseen_intent_table, "Unseen intents",
              "Search Recall@30 on the second test set (one query per test item whose intent no train query of the "
              "item has) beside the paraphrase test's on the same items, diverse beam search and exact decoder, mean "
