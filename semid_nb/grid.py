@@ -203,7 +203,7 @@ def run_grid(grid:str="default", # a name in `GRIDS`
                           "seed": p["seed"],
                           "state": state[run_name(p)], "folder": str(folder(p))} for p in runs])
 
-# %% ../nbs/07_grid.ipynb 28
+# %% ../nbs/07_grid.ipynb 29
 def grid_folders(grid:str="default", # a name in `GRIDS`
                  runs_dir=None, # where the grid ran (default `outputs/runs`)
                 ) -> list:
