@@ -147,9 +147,7 @@ def recommend_main(argv=None):
     ap.add_argument("--titles", nargs="+", default=[], help="titles instead of ids, oldest first")
     ap.add_argument("--seen", default=None, help="exclude or keep the history's items (default: the run's policy)")
     a = ap.parse_args(argv)
-    try:
-        m = SemanticIDModel.load(a.model)
-        _print_answer(m.recommend(a.history + a.titles, a.k, a.decoder, a.seen), a.json)
+    try: _print_answer(SemanticIDModel.load(a.model).recommend(a.history + a.titles, a.k, a.decoder, a.seen), a.json)
     except SemidError as e: sys.exit(f"error: {e}")
 
 # %% ../nbs/11_cli.ipynb 22

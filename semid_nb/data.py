@@ -68,6 +68,7 @@ def item_text(row) -> str:
 # %% ../nbs/01_data.ipynb 11
 SPLIT_RULE = "timestamp, then item id"  # the order within a user's history (in the data cache's key)
 
+# %% ../nbs/01_data.ipynb 12
 def chrono_split(inter:pd.DataFrame, # columns user, item, timestamp (ties: the higher item id comes later)
                 ) -> pd.DataFrame:
     "Interactions sorted by user, time and item id, with a `role`: train, valid, test (last) or drop."
@@ -77,7 +78,7 @@ def chrono_split(inter:pd.DataFrame, # columns user, item, timestamp (ties: the 
     role = np.select([n < 3, from_end == 0, from_end == 1], ["drop", "test", "valid"], "train")
     return inter.assign(role=role).drop(columns="_order")
 
-# %% ../nbs/01_data.ipynb 15
+# %% ../nbs/01_data.ipynb 16
 def head_items(item_pop:np.ndarray, # train interactions per item
                frac:float=0.01, # share of items in the head
               ) -> np.ndarray:
@@ -87,7 +88,7 @@ def head_items(item_pop:np.ndarray, # train interactions per item
     mask = np.zeros(len(item_pop), bool); mask[order[:n_head]] = True
     return mask
 
-# %% ../nbs/01_data.ipynb 19
+# %% ../nbs/01_data.ipynb 20
 def select_interactions(inter:pd.DataFrame, # columns user, item, timestamp
                         sample_users:float|int|None=None, # share (0-1] or number of users kept at random
                         last_interactions:int|None=None, # each user's most recent interactions kept
@@ -107,7 +108,7 @@ def select_interactions(inter:pd.DataFrame, # columns user, item, timestamp
     if max_users: inter = inter[inter.user.isin(set(inter.user.value_counts().index[:max_users]))]
     return inter
 
-# %% ../nbs/01_data.ipynb 23
+# %% ../nbs/01_data.ipynb 24
 DATA_SETTINGS = ("head_frac", "max_items", "max_users", "sample_users", "last_interactions", "keep_all_items",
                  "shared_seed")
 
@@ -118,7 +119,7 @@ def _stamp(data_dir) -> list:
     files = sorted(f for f in p.rglob("*") if f.is_file())[:500] if p.is_dir() else [p] if p.exists() else []
     return [(str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files]
 
-# %% ../nbs/01_data.ipynb 24
+# %% ../nbs/01_data.ipynb 25
 def _split_dataset(items:pd.DataFrame, inter:pd.DataFrame, name:str, cfg:dict, notes:dict) -> SRData:
     "Renumber, split chronologically, count popularity and head items: the `SRData` of checked raw tables."
     inter = select_interactions(inter, cfg["sample_users"], cfg["last_interactions"], cfg["max_items"],
@@ -140,7 +141,7 @@ def _split_dataset(items:pd.DataFrame, inter:pd.DataFrame, name:str, cfg:dict, n
     notes.update(items=data.n_items, users=len(data.test), interactions=int(len(inter) - (inter.role == "drop").sum()))
     return data
 
-# %% ../nbs/01_data.ipynb 25
+# %% ../nbs/01_data.ipynb 26
 def load_dataset(name:str="ml-100k", # a name in `DATASETS`
                  data_dir=None, # its files (default: the dataset's own location)
                  cfg:dict|None=None, # preset settings (default: `default`): the subset, head share, text tags, ...
@@ -174,7 +175,7 @@ def load_dataset(name:str="ml-100k", # a name in `DATASETS`
     if cache: atomic_write(path, pickle.dumps({f.name: getattr(data, f.name) for f in fields(data)}))  # not the class
     return data
 
-# %% ../nbs/01_data.ipynb 31
+# %% ../nbs/01_data.ipynb 32
 def rec_examples(data:SRData, # the dataset
                  split:str="train", # "train", "valid" or "test"
                  max_history:int=20, # most recent items kept in a history
@@ -191,9 +192,10 @@ def rec_examples(data:SRData, # the dataset
         else: rows.append((u, (seq + [data.valid[u]])[-max_history:], data.test[u]))
     return pd.DataFrame(rows, columns=["user", "history", "target"])
 
-# %% ../nbs/01_data.ipynb 34
+# %% ../nbs/01_data.ipynb 35
 SEEN_POLICIES = ("exclude", "keep")  # what a recommender does with the items a user already has (`seen_items`)
 
+# %% ../nbs/01_data.ipynb 36
 def seen_items(data:SRData, # the dataset
                users, # the users to recommend to (keys of `data.train`)
                split:str="test", # "test": train and validation items are seen; "valid": train items

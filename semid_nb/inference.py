@@ -113,6 +113,7 @@ SemanticIDModel.load = staticmethod(load_model)
 # %% ../nbs/10_inference.ipynb 18
 SHIPPED = "ml-100k-multitask"  # the shipped model's folder under models/: the default grid's Multi-task run, seed 0
 
+# %% ../nbs/10_inference.ipynb 19
 def shipped_model() -> Path:
     "The folder of the model the repository ships (`models/ml-100k-multitask`), an export `load_model` reads."
     p = project_root()/"models"/SHIPPED
@@ -121,7 +122,7 @@ def shipped_model() -> Path:
                          "with the package alone. Pass a finished run or an export (`semid-export RUN DEST`).")
     return p
 
-# %% ../nbs/10_inference.ipynb 21
+# %% ../nbs/10_inference.ipynb 22
 def _decode(m:SemanticIDModel, prompts:list, task:str, k:int, decoder:str|None, exclude=None) -> tuple:
     "`(items, scores)` `[prompts, k]` from the run's (or the given) decoder; k checked against what it can return."
     s, decoder = m.settings, decoder or m.settings["decoder"]
@@ -138,7 +139,7 @@ def _decode(m:SemanticIDModel, prompts:list, task:str, k:int, decoder:str|None, 
                                         s["diversity_penalty"], s["constrained"], **common)
     return items[:, :k], scores[:, :k]
 
-# %% ../nbs/10_inference.ipynb 22
+# %% ../nbs/10_inference.ipynb 23
 def _answer(m:SemanticIDModel, items:np.ndarray, scores:np.ndarray, task:str) -> pd.DataFrame:
     "One prompt's answer as a table: rank, item (raw id), title, year, Semantic ID, score."
     ok = items >= 0
@@ -148,7 +149,7 @@ def _answer(m:SemanticIDModel, items:np.ndarray, scores:np.ndarray, task:str) ->
                          "title": it.title.to_numpy(), "year": it.year.to_numpy(),
                          "semantic_id": [strings[i] for i in items[ok]], "score": scores[ok].astype(float).round(3)})
 
-# %% ../nbs/10_inference.ipynb 23
+# %% ../nbs/10_inference.ipynb 24
 def search_many(m:SemanticIDModel, queries:list, # query texts
                 k:int=10, decoder:str|None=None) -> list:
     "One answer table per query."
@@ -156,14 +157,14 @@ def search_many(m:SemanticIDModel, queries:list, # query texts
     items, scores = _decode(m, search_prompts(list(map(str, queries))), "search", k, decoder)
     return [_answer(m, i, s, "search") for i, s in zip(items, scores)]
 
-# %% ../nbs/10_inference.ipynb 25
+# %% ../nbs/10_inference.ipynb 26
 def search(m:SemanticIDModel, query:str, k:int=10, decoder:str|None=None) -> pd.DataFrame:
     "The `k` items the model returns for `query`, best first."
     return search_many(m, [query], k, decoder)[0]
 
 SemanticIDModel.search, SemanticIDModel.search_many = search, search_many
 
-# %% ../nbs/10_inference.ipynb 27
+# %% ../nbs/10_inference.ipynb 28
 def item_index(m:SemanticIDModel, item) -> int:
     "The item index of a raw item id (as the dataset writes it) or of a title (`find_item`)."
     if not m._index: m._index.update(zip(m.items.raw_id, m.items.index.tolist()))
@@ -172,7 +173,7 @@ def item_index(m:SemanticIDModel, item) -> int:
     raise SemidError(f"No item has id {item!r}; give the dataset's item ids (e.g. {', '.join(m.items.raw_id[:3])}) "
                      "or titles.")
 
-# %% ../nbs/10_inference.ipynb 29
+# %% ../nbs/10_inference.ipynb 30
 def recommend_many(m:SemanticIDModel, histories:list, # per user, items (ids or titles), oldest first
                    k:int=10, decoder:str|None=None,
                    seen:str|None=None, # "exclude": the history's items are never returned; "keep": they may be
@@ -187,14 +188,14 @@ def recommend_many(m:SemanticIDModel, histories:list, # per user, items (ids or 
     items, scores = _decode(m, prompts, "rec", k, decoder, hist if seen == "exclude" else None)
     return [_answer(m, i, s, "rec") for i, s in zip(items, scores)]
 
-# %% ../nbs/10_inference.ipynb 31
+# %% ../nbs/10_inference.ipynb 32
 def recommend(m:SemanticIDModel, history:list, k:int=10, decoder:str|None=None, seen:str|None=None) -> pd.DataFrame:
     "The `k` items the model recommends after `history` (ids or titles, oldest first), best first."
     return recommend_many(m, [history], k, decoder, seen)[0]
 
 SemanticIDModel.recommend, SemanticIDModel.recommend_many = recommend, recommend_many
 
-# %% ../nbs/10_inference.ipynb 34
+# %% ../nbs/10_inference.ipynb 35
 def export_model(run, # a finished run's folder (with its checkpoint), or a loaded `SemanticIDModel`
                  dest, # the export folder (replaced)
                 ) -> Path:

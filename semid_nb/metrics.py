@@ -57,8 +57,5 @@ def popularity_ranks(item_pop:np.ndarray, targets:np.ndarray, k:int=30,
     "Ranks of `targets` in the most-popular-first list (ties by item id) less the excluded items, 0 beyond `k`."
     order = np.lexsort((np.arange(len(item_pop)), -np.asarray(item_pop)))
     if exclude is None: return target_ranks(np.broadcast_to(order[:k], (len(targets), min(k, len(order)))), targets)
-    top = np.full((len(targets), min(k, len(order))), -1)
-    for r, ex in enumerate(exclude):
-        ex = set(ex); kept = [i for i in order[:k + len(ex)] if i not in ex][:k]
-        top[r, :len(kept)] = kept
-    return target_ranks(top, targets)
+    kept = [[i for i in order[:k + len(s)] if i not in s][:k] for s in map(set, exclude)]  # -1: a short list's end
+    return target_ranks(np.array([r + [-1] * (min(k, len(order)) - len(r)) for r in kept]), targets)

@@ -233,6 +233,7 @@ def _intent(f:dict) -> str:
     "What a facet set asks for, whatever words say its date: its genres, other facets, and whether it dates the film."
     return str(sorted((k, True if k == "time" else v) for k, v in f.items()))
 
+# %% ../nbs/01b_queries.ipynb 27
 def unseen_intent_queries(data:SRData, # the dataset
                           queries:pd.DataFrame, # the run's template query table (with facets)
                           items=None, # the items to write one for (None: every item with train queries)
@@ -257,7 +258,7 @@ def unseen_intent_queries(data:SRData, # the dataset
                 out.append((i, phrase(rows_in[i], f, rng), "test", f)); break
     return pd.DataFrame(out, columns=cols)
 
-# %% ../nbs/01b_queries.ipynb 29
+# %% ../nbs/01b_queries.ipynb 30
 def load_queries(path, # CSV or Parquet file with columns item_id, query, split
                  data:SRData) -> pd.DataFrame:
     "Read a user's query file and map it to item ids; malformed files raise a `SemidError` saying what to fix."
@@ -286,7 +287,7 @@ def load_queries(path, # CSV or Parquet file with columns item_id, query, split
     return pd.DataFrame({"item": q.item_id.map(raw2item).to_numpy(), "query": q["query"].astype(str).to_numpy(),
                          "split": q.split.to_numpy(), "facets": None})
 
-# %% ../nbs/01b_queries.ipynb 32
+# %% ../nbs/01b_queries.ipynb 33
 QUERY_SOURCES = Registry("query source", inputs=("data", "seed", "progress"))
 _TEMPLATE = {"n_train": "n_train_queries", "n_test": "n_test_queries", "fields": "catalog_query_fields"}
 QUERY_SOURCES.register("template", label="templates", settings=_TEMPLATE, cache=True)(generate_queries)
@@ -304,7 +305,7 @@ def check_query_source(source:str, # a name in `QUERY_SOURCES` or a CSV/Parquet 
                          "path with item_id, query, split.")
     return source
 
-# %% ../nbs/01b_queries.ipynb 34
+# %% ../nbs/01b_queries.ipynb 35
 def make_queries(data:SRData, # the dataset
                  source:str, # a name in `QUERY_SOURCES` or a query file
                  cfg:dict, # preset settings (queries per item, a source's own settings)
@@ -320,7 +321,7 @@ def make_queries(data:SRData, # the dataset
     atomic_write(path, pickle.dumps(queries))
     return queries
 
-# %% ../nbs/01b_queries.ipynb 36
+# %% ../nbs/01b_queries.ipynb 37
 def query_fingerprint(queries:pd.DataFrame) -> str:
     "A hash of a query table's items, texts and splits."
     return stable_hash(queries.item.tolist(), queries["query"].tolist(), queries.split.tolist())

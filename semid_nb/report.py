@@ -278,14 +278,12 @@ def protocol_table(runs:pd.DataFrame, # from `load_runs`
 def list_lengths(runs:pd.DataFrame, # from `load_runs`
                 ) -> pd.DataFrame:
     "Per decoder and task: the mean list length and the share of lists under 30, averaged over the runs."
-    rows = []
+    rows, stat = [], {"mean length": "mean", "share under 30": "share_under_30"}
     for decoder, col in (("diverse beam search", "list_length"), ("exact", "exact_list_length")):
         got = [v for v in runs[col] if v] if col in runs else []
-        for t in dict.fromkeys(k for v in got for k in v):
-            rows.append({"decoder": decoder, "task": {"search_unseen": "search, unseen intents"}.get(t, t),
-                         "runs": sum(t in v for v in got),
-                         "mean length": np.mean([v[t]["mean"] for v in got if t in v]),
-                         "share under 30": np.mean([v[t]["share_under_30"] for v in got if t in v])})
+        rows += [{"decoder": decoder, "task": {"search_unseen": "search, unseen intents"}.get(t, t), "runs":
+                  sum(t in v for v in got), **{n: np.mean([v[t][s] for v in got if t in v]) for n, s in stat.items()}}
+                 for t in dict.fromkeys(k for v in got for k in v)]
     return pd.DataFrame(rows)
 
 # %% ../nbs/08_report.ipynb 48
@@ -477,11 +475,12 @@ def readme_results(out=None, # a report folder (default `report_dir()`)
             f"Welch df, Holm over {len(pd.read_csv(out/'family.csv'))} comparisons); *not held*: one significant the "
             "other way; *not distinguishable*: neither. Detectable with 80% power: "
             + ", ".join(f"{v:.2f} ({k})" for k, v in mdd.items()) + "."
-            + (" *before*: the verdict of the three-seed report made before this protocol." if "verdict before" in f
-               else "")
+            + (" One seed per row: no seed variance, so a verdict is about these models, not a retrained one."
+               if len(s) == 1 else "")
+            + (" *before*: the three-seed report's verdict before this protocol." if "verdict before" in f else "")
             + {frozenset({"exclude"}): " Every recommender excludes a user's train and validation items.",
                frozenset({"keep"}): " No recommender excludes the items a user has."}.get(frozenset(seen), ""))
-    lines = textwrap.wrap(text, 116) + ["", "| the paper's finding | difference [95% interval] | verdict | before |",
+    lines = textwrap.wrap(text, 116, break_on_hyphens=False) + ["", "| the paper's finding | difference [95% interval] | verdict | before |",
                                         "|---|---|---|---|"]
     diff = lambda x: x.effect.replace("; ", " / ") if ";" in x.effect else f"{x.effect} {x.interval}"
     before = f["verdict before"].fillna("") if "verdict before" in f else pd.Series("", index=f.index)
