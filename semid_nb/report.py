@@ -473,7 +473,7 @@ def readme_results(out=None, # a report folder (default `report_dir()`)
     text = (f"{len(seeds)} runs, seed{'s' * (len(s) > 1)} {', '.join(map(str, s))}; differences of Recall@30 [95% "
             "interval]. *held*: every comparison significant as claimed (seed and item-clustered query variance, "
             f"Welch df, Holm over {len(pd.read_csv(out/'family.csv'))} comparisons); *not held*: one significant the "
-            "other way; *not distinguishable*: neither. Detectable with 80% power: "
+            "other way; *not distinguishable* (n.d.): neither. Detectable with 80% power: "
             + ", ".join(f"{v:.2f} ({k})" for k, v in mdd.items()) + "."
             + (" One seed per row: no seed variance, so a verdict is about these models, not a retrained one."
                if len(s) == 1 else "")
@@ -484,7 +484,8 @@ def readme_results(out=None, # a report folder (default `report_dir()`)
                                         "|---|---|---|---|"]
     diff = lambda x: x.effect.replace("; ", " / ") if ";" in x.effect else f"{x.effect} {x.interval}"
     before = f["verdict before"].fillna("") if "verdict before" in f else pd.Series("", index=f.index)
-    lines += [f"| {x.claim} | {diff(x)} | {x.verdict} | {b} |" for x, b in zip(f.itertuples(), before)]
+    nd = lambda v: "n.d." if v == "not distinguishable" else v
+    lines += [f"| {x.claim} | {diff(x)} | {nd(x.verdict)} | {nd(b)} |" for x, b in zip(f.itertuples(), before)]
     lines += ["", f"![Figure 1]({link}/figure1.png)", "", "| Table 2 (RQ-KMeans) | search | rec |", "|---|---|---|"]
     lines += [f"| {r} | {cell(r, 'search')} | {cell(r, 'rec')} |" for r in gen]
     lines += [f"| *best yardstick: {yard['search'].idxmax()} / {yard['rec'].idxmax()}* | *{yard['search'].max():.3f}* "
