@@ -480,7 +480,8 @@ def readme_results(out=None, # a report folder (default `report_dir()`)
             + (" *before*: the three-seed report's verdict before this protocol." if "verdict before" in f else "")
             + {frozenset({"exclude"}): " Every recommender excludes a user's train and validation items.",
                frozenset({"keep"}): " No recommender excludes the items a user has."}.get(frozenset(seen), ""))
-    lines = textwrap.wrap(text, 116, break_on_hyphens=False) + ["", "| the paper's finding | difference [95% interval] | verdict | before |",
+    lines = textwrap.wrap(text, 116, break_on_hyphens=False)
+    lines += ["", "| the paper's finding | difference [95% interval] | verdict | before |",
                                         "|---|---|---|---|"]
     diff = lambda x: x.effect.replace("; ", " / ") if ";" in x.effect else f"{x.effect} {x.interval}"
     before = f["verdict before"].fillna("") if "verdict before" in f else pd.Series("", index=f.index)
