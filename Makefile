@@ -56,9 +56,9 @@ execute-nbs: $(STAMP)  ## run the notebooks in place (not their slow cells) so r
 	$(CLEAN_NBS)
 
 ship: $(STAMP)  ## export the last default grid's Multi-task run (seed 0, with its checkpoint) as the shipped model, models/
-	$(PY) -c "from semid_nb.grid import grid_folders; from semid_nb.inference import export_model; \
+	$(PY) -c "from semid_nb.grid import grid_folders; from semid_nb.inference import export_model, SHIPPED; \
 	run = next(f for f in grid_folders('default') if '-multitask-rq_kmeans-' in f.name and '-s0' in f.name); \
-	print('exported', run.name, 'to', export_model(run, 'models/ml-100k-multitask'))"
+	print('exported', run.name, 'to', export_model(run, 'models/' + SHIPPED))"
 
 screenshot: $(STAMP)  ## the README's picture of the web page: the browser test's screenshot of the shipped model
 	SEMID_SCREENSHOT=docs/serve.png $(VENV)/bin/pytest -q tests/test_serve.py -k browser

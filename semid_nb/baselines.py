@@ -6,7 +6,7 @@
 from __future__ import annotations
 import numpy as np, pandas as pd
 from .core import SemidError, Registry, top_k
-from .data import seen_items
+from .data import seen_items, protocol
 from .embeddings import (SPACES, bi_encoder, item_embeddings, dense_search_ranks, enmf, enmf_rec_ranks,
                                   dense_next_item_ranks, sasrec)
 from .semantic_ids import dense_space
@@ -25,12 +25,7 @@ def _rec_targets(data, rec_test) -> tuple: return rec_test.target.to_numpy(), da
 
 def _seen(data, rec_test, cfg) -> list|None: return seen_items(data, rec_test.user, "test", cfg["seen_items"])
 
-# %% ../nbs/05c_baselines.ipynb 7
-def _protocol(cfg:dict, history:str) -> dict:
-    "What a recommender reads of a user's history and what it does with the items the user has (the yardstick table)."
-    return {"history": history, "seen_items": cfg["seen_items"]}
-
-# %% ../nbs/05c_baselines.ipynb 9
+# %% ../nbs/05c_baselines.ipynb 8
 @BASELINES.register("dense_bi_encoder", label="dense bi-encoder")
 def dense_bi_encoder(data, cfg, queries, test_q, construction, seed, cache_dir) -> dict:
     "Search Recall by cosine between the query and item embeddings of the construction's text space."
@@ -40,7 +35,7 @@ def dense_bi_encoder(data, cfg, queries, test_q, construction, seed, cache_dir) 
     ranks = target_ranks(dense_search_ranks(enc, emb, test_q["query"].tolist()), test_q.item.to_numpy())
     return {"label": f"dense bi-encoder ({space})", "search": metrics_from_ranks(ranks)}
 
-# %% ../nbs/05c_baselines.ipynb 12
+# %% ../nbs/05c_baselines.ipynb 11
 def bm25_ranks(docs:list[str], # one text per item
                queries:list[str], # query texts
                k:int=30, k1:float=1.2, b:float=0.75) -> np.ndarray:
@@ -57,25 +52,25 @@ def bm25_ranks(docs:list[str], # one text per item
     s = s.toarray() + np.random.default_rng(0).random((len(queries), n)) * 1e-6  # ties broken at random, not by item id
     return top_k(s, k)
 
-# %% ../nbs/05c_baselines.ipynb 14
+# %% ../nbs/05c_baselines.ipynb 13
 @BASELINES.register("bm25", label="BM25")
 def bm25(data, test_q) -> dict:
     "Search Recall of BM25 over the item texts."
     return {"search": metrics_from_ranks(target_ranks(bm25_ranks(data.items.text.tolist(), test_q["query"].tolist()),
                                                       test_q.item.to_numpy()))}
 
-# %% ../nbs/05c_baselines.ipynb 18
+# %% ../nbs/05c_baselines.ipynb 17
 @BASELINES.register("enmf", label="ENMF")
 def enmf_baseline(data, cfg, rec_test, seed, cache_dir, log=None) -> dict:
     "Recommendation Recall of ENMF with the rec space's settings, and its validation sweep."
     f = enmf(data, seed, cache_dir, **SPACES["rec"].kwargs(cfg), log=log)
     target, head = _rec_targets(data, rec_test)
     ranks = target_ranks(enmf_rec_ranks(f, data, rec_test.user.tolist(), exclude=_seen(data, rec_test, cfg)), target)
-    return {**task_metrics(split_rec(ranks, head)), "protocol": _protocol(cfg, "its train items (the user factor)"),
+    return {**task_metrics(split_rec(ranks, head)), "protocol": protocol(cfg, "its train items (the user factor)"),
             "info": {"lr": float(f["lr"]),
                      "valid_recall@30": {str(float(lr)): float(v) for lr, v in zip(f["lrs"], f["valid_recall"])}}}
 
-# %% ../nbs/05c_baselines.ipynb 20
+# %% ../nbs/05c_baselines.ipynb 19
 _SASREC = {k: f"sasrec_{k}" for k in ("epochs", "batch_size", "dim", "lr", "max_len")}
 
 def _sasrec(data, cfg, rec_test, seed, cache_dir, epochs, batch_size, dim, lr, max_len, log) -> dict:
@@ -86,7 +81,7 @@ def _sasrec(data, cfg, rec_test, seed, cache_dir, epochs, batch_size, dim, lr, m
     target, head = _rec_targets(data, rec_test)
     ranks = target_ranks(f["top"][[row[u] for u in rec_test.user]], target)
     return {"label": f"SASRec ({max_len} items)", **task_metrics(split_rec(ranks, head)),
-            "protocol": _protocol(cfg, f"last {max_len} items"), "info": {"valid_recall@30": float(f["valid_recall"])}}
+            "protocol": protocol(cfg, f"last {max_len} items"), "info": {"valid_recall@30": float(f["valid_recall"])}}
 
 @BASELINES.register("sasrec", label="SASRec", settings=_SASREC, opt_in=True)  # minutes per epoch on a CPU
 def sasrec_baseline(data, cfg, rec_test, seed, cache_dir, epochs, batch_size, dim, lr, max_len, log=None) -> dict:
@@ -101,7 +96,7 @@ def sasrec_long(data, cfg, rec_test, seed, cache_dir, epochs, batch_size, dim, l
     res = _sasrec(data, cfg, rec_test, seed, cache_dir, epochs, batch_size, dim, lr, max_len, log)
     return {**res, "label": f"SASRec long ({max_len} items)"}  # (never the same label as `sasrec`'s)
 
-# %% ../nbs/05c_baselines.ipynb 22
+# %% ../nbs/05c_baselines.ipynb 21
 @BASELINES.register("dense_next_item", label="dense next-item")
 def dense_next_item(data, cfg, queries, rec_test, construction, seed, cache_dir) -> dict|None:
     "Recommendation Recall of the items nearest the user's last item in the construction's space (None for schemes)."
@@ -111,9 +106,9 @@ def dense_next_item(data, cfg, queries, rec_test, construction, seed, cache_dir)
     ranks = target_ranks(dense_next_item_ranks(item_embeddings(data, construction, cfg, queries, seed, cache_dir),
                                                last, exclude=_seen(data, rec_test, cfg)), target)
     return {"label": f"dense next-item ({construction})", **task_metrics(split_rec(ranks, head)),
-            "protocol": _protocol(cfg, "the last item")}
+            "protocol": protocol(cfg, "the last item")}
 
-# %% ../nbs/05c_baselines.ipynb 24
+# %% ../nbs/05c_baselines.ipynb 23
 @BASELINES.register("popularity", label="popularity")
 def popularity(data, cfg, test_q, rec_test) -> dict:
     "Both tasks ranked by train popularity (recommendation under the seen-item policy)."
@@ -121,15 +116,15 @@ def popularity(data, cfg, test_q, rec_test) -> dict:
     return {**task_metrics({"search": popularity_ranks(data.item_pop, test_q.item.to_numpy()),
                             **split_rec(popularity_ranks(data.item_pop, target, exclude=_seen(data, rec_test, cfg)),
                                         head)}),
-            "protocol": _protocol(cfg, "none (train popularity)")}
+            "protocol": protocol(cfg, "none (train popularity)")}
 
-# %% ../nbs/05c_baselines.ipynb 26
+# %% ../nbs/05c_baselines.ipynb 25
 @BASELINES.register("random", label="random", report=False)
 def random_ranking(data) -> dict:
     "The expected metrics of a uniformly random ranking, every task."
     return {t: random_baseline(data.n_items) for t in TASKS}
 
-# %% ../nbs/05c_baselines.ipynb 29
+# %% ../nbs/05c_baselines.ipynb 28
 def chosen_baselines(cfg:dict, # settings: `baselines` (names, or None for all but the opt-in ones) and
                                 # `opt_in_baselines` (names added to None's)
                     ) -> list:
@@ -142,7 +137,7 @@ def chosen_baselines(cfg:dict, # settings: `baselines` (names, or None for all b
     extra = {BASELINES[n].name for n in extra}  # (an unknown name is refused here)
     return [e for e in BASELINES.values() if not e.meta.get("opt_in") or e.name in extra]
 
-# %% ../nbs/05c_baselines.ipynb 31
+# %% ../nbs/05c_baselines.ipynb 30
 def run_baselines(data, cfg:dict, queries:pd.DataFrame, # the run's dataset, settings and query table
                   test_q:pd.DataFrame, rec_test:pd.DataFrame, # its test sets (from `eval_sets`)
                   construction:str, seed:int=0, cache_dir=None,
@@ -157,7 +152,7 @@ def run_baselines(data, cfg:dict, queries:pd.DataFrame, # the run's dataset, set
         if res is not None: out[b.name] = {"label": b.label, **res}
     return out
 
-# %% ../nbs/05c_baselines.ipynb 35
+# %% ../nbs/05c_baselines.ipynb 34
 def results_table(metrics:dict, # a run's metrics per task
                   baselines:dict, # from `run_baselines`
                   measure:str="recall@30") -> pd.DataFrame:

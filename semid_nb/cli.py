@@ -14,6 +14,7 @@ from .scale import run_inline
 from .grid import GRIDS, run_grid
 from .report import collect, write_report, report_dir
 from .inference import SemanticIDModel, export_model, shipped_model
+from .data import SEEN_POLICIES
 from .serve import serve
 
 # %% auto 0
@@ -145,7 +146,7 @@ def recommend_main(argv=None):
     ap = answer_parser("semid-recommend")
     ap.add_argument("--history", nargs="+", default=[], help="item ids, oldest first")
     ap.add_argument("--titles", nargs="+", default=[], help="titles instead of ids, oldest first")
-    ap.add_argument("--seen", default=None, help="exclude or keep the history's items (default: the run's policy)")
+    ap.add_argument("--seen", default=None, choices=SEEN_POLICIES, help="exclude or keep the history's items (default: the run's policy)")
     a = ap.parse_args(argv)
     try: _print_answer(SemanticIDModel.load(a.model).recommend(a.history + a.titles, a.k, a.decoder, a.seen), a.json)
     except SemidError as e: sys.exit(f"error: {e}")

@@ -14,7 +14,7 @@ from .datasets import DATASETS, _some
 
 # %% auto 0
 __all__ = ['SPLIT_RULE', 'DATA_SETTINGS', 'SEEN_POLICIES', 'SRData', 'item_text', 'chrono_split', 'head_items',
-           'select_interactions', 'load_dataset', 'rec_examples', 'seen_items']
+           'select_interactions', 'load_dataset', 'rec_examples', 'seen_items', 'protocol']
 
 # %% ../nbs/01_data.ipynb 5
 @dataclass
@@ -205,3 +205,9 @@ def seen_items(data:SRData, # the dataset
     if check_choice("seen_items", policy, SEEN_POLICIES) == "keep": return None
     check_choice("split", split, {"valid", "test"})
     return [list(data.train[u]) + ([data.valid[u]] if split == "test" else []) for u in users]
+
+def protocol(cfg:dict, # the run's settings (its `seen_items`)
+             history:str, # what the recommender reads of a user's history, in words
+            ) -> dict:
+    "What a recommender reads and what it does with the items a user has: what runs record for the protocol table."
+    return {"history": history, "seen_items": cfg["seen_items"]}

@@ -66,8 +66,12 @@ def evaluate(model, tok, # trained model and tokenizer
     prompts = {"search": search_prompts(test_q["query"]), "rec": rec_prompts(rec_test.history, id_sets["rec"])}
     targets = {"search": test_q.item.to_numpy(), "rec": rec_test.target.to_numpy()}
     exclude = {"rec": seen_items(data, rec_test.user, "test", cfg["seen_items"])}  # pruned inside the search
-    if unseen_q is not None and len(unseen_q):
+    if unseen_q is not None and len(unseen_q):  # beside the paraphrase test's queries of the same items (`same`)
         prompts["search_unseen"], targets["search_unseen"] = search_prompts(unseen_q["query"]), unseen_q.item.to_numpy()
+        same = test_q.item.isin(set(unseen_q.item)).to_numpy()
+        ceiling = {"ceiling@30": float(np.minimum(1, 30 / matching_counts(data, unseen_q)).mean()),
+                   "paraphrase_ceiling@30": float(np.minimum(1, 30 / matching_counts(data, test_q[same])).mean()),
+                   "queries": len(unseen_q), "paraphrase_queries": int(same.sum())}  # both tests' ceilings
     desc = {"search": "search", "rec": "recommendation", "search_unseen": "unseen-intent search"}
     def ranks_of(decode):
         ranked = {t: decode(p, tries["rec" if t == "rec" else "search"], desc[t], exclude.get(t))
@@ -78,17 +82,12 @@ def evaluate(model, tok, # trained model and tokenizer
         n = {t: (ranked[t][0] >= 0).sum(1) for t in ranked}  # items returned: a short list's missing places are misses
         return {"metrics": task_metrics({"search": ranks["search"],
                                          **split_rec(ranks["rec"], data.head[targets["rec"]])}),
-                "unseen_intent": None if "search_unseen" not in ranks else {  # beside the paraphrases of its items
+                "unseen_intent": None if "search_unseen" not in ranks else {
                     "recall@30": metrics_from_ranks(ranks["search_unseen"])["recall@30"],
                     "paraphrase_recall@30": metrics_from_ranks(ranks["search"][same])["recall@30"]},
                 "list_length": {t: {"mean": float(v.mean()), "share_under_30": float((v < 30).mean())}
                                 for t, v in n.items()},
                 "queries_per_s": {t: ranked[t][1] for t in ranked}}
-    if "search_unseen" in prompts:  # the paraphrase test's queries of the same items, and both tests' ceilings
-        same = test_q.item.isin(set(unseen_q.item)).to_numpy()
-        ceiling = {"ceiling@30": float(np.minimum(1, 30 / matching_counts(data, unseen_q)).mean()),
-                   "paraphrase_ceiling@30": float(np.minimum(1, 30 / matching_counts(data, test_q[same])).mean()),
-                   "queries": len(unseen_q), "paraphrase_queries": int(same.sum())}
     ranked, ranks = ranks_of(rank)
     out = {**scored(ranked, ranks), "ranks": ranks}
     if "search_unseen" in prompts: out["unseen_intent"].update(ceiling)

@@ -11,12 +11,13 @@ import numpy as np, pandas as pd
 from .core import (SemidError, ProgressLog, get_config, write_json, package_versions, git_commit, set_seed,
                            fix_threads, stable_hash, get_device, use_device, check_device, load_plugins, check_choice,
                            trim_memory, outputs_dir, SEED_SOURCES, seed_sources, machine_info)
-from .data import SRData, load_dataset, seen_items, SEEN_POLICIES
+from .data import SRData, load_dataset, seen_items, protocol, SEEN_POLICIES
 from .datasets import DATASETS
 from .queries import QUERY_SOURCES, make_queries, check_query_source, query_ambiguity, unseen_intent_queries
 import semid_nb.llm_queries  # registers queries="llm"
 from .embeddings import item_embeddings
-from .semantic_ids import check_construction, construction_spaces, build_id_sets, id_set_stats, vocab_of, IDSet
+from .semantic_ids import (check_construction, construction_spaces, build_id_sets, id_set_stats, vocab_of, IDSet,
+                                   distinct_sets, task_sets)
 from .joint_model import (check_model_source, build_model, tokenizer_texts, joint_examples, train_model,
                                   train_settings, save_checkpoint, loss_figure)
 from .evaluation import DECODERS, eval_sets, evaluate, validation_sets, Validator, validation_figure
@@ -24,8 +25,8 @@ from .baselines import run_baselines, results_table, chosen_baselines
 
 # %% auto 0
 __all__ = ['PARAM_DEFAULTS', 'PARAM_NAMES', 'validate_params', 'run_name', 'run_params', 'Inputs', 'load_inputs', 'write_params',
-           'run_id_sets', 'train_joint', 'evaluate_model', 'peak_rss_mb', 'StageMeter', 'RunResults', 'write_results',
-           'recall_figure', 'save_figures', 'run_stages', 'load_trained']
+           'check_protocol', 'run_id_sets', 'train_joint', 'evaluate_model', 'peak_rss_mb', 'StageMeter', 'RunResults',
+           'write_results', 'recall_figure', 'save_figures', 'run_stages', 'load_trained']
 
 # %% ../nbs/06_experiment.ipynb 7
 PARAM_DEFAULTS = dict(dataset="ml-100k", data_dir=None, queries="template", embedding="content", quantizer="rq_kmeans",
@@ -85,6 +86,7 @@ class Inputs:
     data: SRData         # the dataset
     queries: pd.DataFrame  # the query table (train and test)
     threads: dict = field(default_factory=dict)  # the thread and determinism settings in force (`fix_threads`)
+    sources: dict = field(default_factory=dict)  # the seed of each of `SEED_SOURCES` (`seed_sources`)
 
 # %% ../nbs/06_experiment.ipynb 19
 def load_inputs(params:dict, # the run's parameters (missing ones take `PARAM_DEFAULTS`)
@@ -97,20 +99,30 @@ def load_inputs(params:dict, # the run's parameters (missing ones take `PARAM_DE
     sseed = p["seed"] if cfg["shared_seed"] is None else cfg["shared_seed"]
     data = load_dataset(p["dataset"], p["data_dir"], {**cfg, "shared_seed": sseed}, progress=progress)
     queries = make_queries(data, p["queries"], cfg, sseed, progress=progress)
-    return Inputs(p, cfg, p["seed"], sseed, data, queries, threads)
+    return Inputs(p, cfg, p["seed"], sseed, data, queries, threads, seed_sources(p["seed"], sseed, cfg))
 
 # %% ../nbs/06_experiment.ipynb 21
 def write_params(run_dir, inp:Inputs) -> Path:
     "Write `params.json`: every parameter and setting, the seeds, package versions, commit, device and CPU."
     return write_json(Path(run_dir)/"params.json", {
         "params": inp.params, "settings": inp.cfg, "seed": inp.seed, "shared_seed": inp.shared_seed,
-        "seed_sources": seed_sources(inp.seed, inp.shared_seed, inp.cfg),
+        "seed_sources": inp.sources,
         "threads": inp.threads,
         "versions": package_versions(), "git_commit": git_commit(), "device": str(get_device()),
         "machine": machine_info(),
         "run_name": Path(run_dir).name})
 
-# %% ../nbs/06_experiment.ipynb 26
+# %% ../nbs/06_experiment.ipynb 25
+def check_protocol(run_dir) -> dict:
+    "A run's `params.json`; a `SemidError` for a run of the earlier protocol (it recorded no seed sources)."
+    made = json.loads((Path(run_dir)/"params.json").read_text())
+    if "seed_sources" not in made:
+        raise SemidError(f"{run_dir} was made under the earlier protocol (each method its own seen-item policy, one ID "
+                         "set for every seed, timestamp ties in file order): its results cannot be mixed with today's, "
+                         "nor its ID sets rebuilt. Move the folder away, or run it again (--force).")
+    return made
+
+# %% ../nbs/06_experiment.ipynb 29
 def run_id_sets(inp:Inputs, # the run's inputs (`load_inputs`)
                 construction:str|None=None, # another construction of the same data (default: the run's)
                 quantizer:str|None=None, # another quantizer (default: the run's)
@@ -118,9 +130,9 @@ def run_id_sets(inp:Inputs, # the run's inputs (`load_inputs`)
     "The ID sets of the run's construction and quantizer, or of another row on the same inputs (cached)."
     p = inp.params
     return build_id_sets(inp.data, construction or p["embedding"], quantizer or p["quantizer"], inp.cfg, inp.queries,
-                         inp.shared_seed, id_seed=seed_sources(inp.seed, inp.shared_seed, inp.cfg)["id_seed"])
+                         inp.shared_seed, id_seed=inp.sources["id_seed"])
 
-# %% ../nbs/06_experiment.ipynb 28
+# %% ../nbs/06_experiment.ipynb 31
 def train_joint(inp:Inputs, # the run's inputs (`load_inputs`)
                 id_sets:dict, # the construction's ID sets (`build_id_sets`)
                 callback=None, # told the training progress (a `StageMeter.log`)
@@ -129,7 +141,7 @@ def train_joint(inp:Inputs, # the run's inputs (`load_inputs`)
                ) -> tuple:
     "`(model, tokenizer, history)`: the joint model trained, the history with its validation curve (or None)."
     p, cfg = inp.params, inp.cfg
-    init, order, _ = seed_sources(inp.seed, inp.shared_seed, cfg).values()  # (the IDs were drawn before)
+    init, order = inp.sources["init_seed"], inp.sources["order_seed"]  # (the IDs were drawn before)
     net, tok = build_model(p["model"], vocab_of(id_sets), tokenizer_texts(inp.data, inp.queries), cfg, init)
     examples = joint_examples(tok, inp.data, inp.queries, id_sets, cfg)
     val = None
@@ -142,21 +154,22 @@ def train_joint(inp:Inputs, # the run's inputs (`load_inputs`)
     hist.update(n_search=examples["n_search"], n_rec=examples["n_rec"], validation=val.finish() if val else None)
     return net, tok, hist
 
-# %% ../nbs/06_experiment.ipynb 31
+# %% ../nbs/06_experiment.ipynb 34
 def evaluate_model(inp:Inputs, model, tok, # the run's inputs and trained model
                    id_sets:dict, # the ID sets it was trained with
                    cfg:dict|None=None, # settings to evaluate with (default: the run's; e.g. another decoder)
                    progress:bool=True,
                    accelerator=None, # decode in shards over an `accelerate.Accelerator`'s processes
+                   unseen:bool=True, # also score the unseen-intent test set
                   ) -> tuple:
     "`(test queries, test users, evaluation)`: the run's test sets and the model's metrics and ranks on them."
     cfg = cfg or inp.cfg
     test_q, rec_test = eval_sets(inp.data, inp.queries, cfg, inp.shared_seed)
-    unseen_q = unseen_intent_queries(inp.data, inp.queries, test_q.item.unique(), inp.shared_seed)  # same items
+    unseen_q = unseen_intent_queries(inp.data, inp.queries, test_q.item.unique(), inp.shared_seed) if unseen else None
     return test_q, rec_test, evaluate(model, tok, inp.data, test_q, rec_test, id_sets, cfg, progress, accelerator,
                                       unseen_q)
 
-# %% ../nbs/06_experiment.ipynb 32
+# %% ../nbs/06_experiment.ipynb 35
 def peak_rss_mb(reset:bool=False, # start measuring the peak again afterwards (Linux)
                ) -> float:
     "Peak resident memory of this process in MiB, since it started or the last reset (Linux `VmHWM`, else `ru_maxrss`)."
@@ -173,7 +186,7 @@ def peak_rss_mb(reset:bool=False, # start measuring the peak again afterwards (L
         except OSError: pass
     return peak
 
-# %% ../nbs/06_experiment.ipynb 34
+# %% ../nbs/06_experiment.ipynb 37
 class StageMeter:
     "Seconds and peak memory (RSS, and GPU memory on a GPU) of each stage of a run, shown in its progress log."
     def __init__(self, log=None, # a `ProgressLog` told when each stage starts
@@ -203,7 +216,7 @@ class StageMeter:
         self.end()
         return {"seconds": {**self.seconds, "total": time.time() - self.t0}, "peak_mb": self.peak_mb}
 
-# %% ../nbs/06_experiment.ipynb 37
+# %% ../nbs/06_experiment.ipynb 40
 @dataclass
 class RunResults:
     "What a run's stages produce, in order: what `write_results` writes and the notebook shows."
@@ -219,14 +232,13 @@ class RunResults:
     baselines: dict                  # the yardsticks (`run_baselines`)
     meter: StageMeter                # each stage's seconds and peak memory
 
-# %% ../nbs/06_experiment.ipynb 39
+# %% ../nbs/06_experiment.ipynb 42
 def write_results(run_dir, # the run folder
                   res:RunResults, # what the stages produced
                  ) -> Path:
     "Write a run's `ids.npz`, `ranks.npz`, `report.json` and `metrics.json` (in that order); return the folder."
     run_dir, data, ev, hist, inp = Path(run_dir), res.inputs.data, res.evaluation, res.history, res.inputs
-    sets = {"shared": res.id_sets["search"]} if res.id_sets["search"] is res.id_sets["rec"] else res.id_sets
-    np.savez_compressed(run_dir/"ids.npz", **{k: s.ids for k, s in sets.items()})  # its codes (the report compares)
+    np.savez_compressed(run_dir/"ids.npz", **{k: s.ids for k, s in distinct_sets(res.id_sets).items()})  # its codes
     target = res.rec_test.target.to_numpy()
     unseen = {"search_unseen": ev["ranks"]["search_unseen"]} if "search_unseen" in ev["ranks"] else {}
     np.savez(run_dir/"ranks.npz", search=ev["ranks"]["search"], search_item=res.test_q.item.to_numpy(),
@@ -239,13 +251,13 @@ def write_results(run_dir, # the run folder
         "training": {k: hist[k] for k in ("examples", "examples_per_s", "seconds", "on_epoch_seconds")},
         "validation": hist.get("validation"),
         "final_loss": float(np.mean(hist["losses"][-20:])),
-        "protocol": {"seen_items": inp.cfg["seen_items"], "history": f"last {inp.cfg['max_history']} items"},
+        "protocol": protocol(inp.cfg, f"last {inp.cfg['max_history']} items"),
         "decoding_queries_per_s": ev["queries_per_s"], "list_length": ev["list_length"],
         "unseen_intent": ev["unseen_intent"], "exact_decoder": ev.get("exact")})
     write_json(run_dir/"metrics.json", ev["metrics"])
     return run_dir
 
-# %% ../nbs/06_experiment.ipynb 41
+# %% ../nbs/06_experiment.ipynb 44
 def recall_figure(table:pd.DataFrame, # from `results_table`
                   title:str=""):
     "Bar chart of Recall@30 per task: the Semantic IDs beside the baselines."
@@ -254,7 +266,7 @@ def recall_figure(table:pd.DataFrame, # from `results_table`
     table.T.plot.bar(ax=ax, rot=0); ax.set(ylabel="Recall@30", title=title); ax.legend(fontsize=8)
     return fig
 
-# %% ../nbs/06_experiment.ipynb 43
+# %% ../nbs/06_experiment.ipynb 46
 def save_figures(run_dir, # the run folder
                  hist:dict|None=None, # from `train_joint`: `loss.png`, and `validation.png` when it validated
                  table:pd.DataFrame|None=None, # from `results_table`: `recall.png`
@@ -269,7 +281,7 @@ def save_figures(run_dir, # the run folder
     for name, fig in figs.items(): fig.savefig(run_dir/f"{name}.png", dpi=100, bbox_inches="tight")
     return list(figs.values())
 
-# %% ../nbs/06_experiment.ipynb 46
+# %% ../nbs/06_experiment.ipynb 49
 def run_stages(p:dict, # the run's parameters (`run_params`)
                run_dir, # the run folder (it exists)
                accelerator=None, # an `accelerate.Accelerator` (`run_inline`): data-parallel training and decoding
@@ -308,7 +320,7 @@ def run_stages(p:dict, # the run's parameters (`run_params`)
         meter.log("written", final=True)
     return res
 
-# %% ../nbs/06_experiment.ipynb 50
+# %% ../nbs/06_experiment.ipynb 53
 def load_trained(run_dir, # a finished run with its `checkpoint/`
                  progress:bool=False,
                 ) -> tuple:
@@ -317,16 +329,9 @@ def load_trained(run_dir, # a finished run with its `checkpoint/`
     run_dir = Path(run_dir)
     if not (run_dir/"checkpoint"/"config.json").exists():
         raise SemidError(f"{run_dir} has no checkpoint/ (a report's copy of a run keeps its results, not its model).")
-    made = json.loads((run_dir/"params.json").read_text())
-    if "seed_sources" not in made:
-        raise SemidError(f"{run_dir} was made under the earlier protocol (one ID set for every seed, timestamp ties in "
-                         "file order): its data split and ID sets cannot be rebuilt now. Run it again.")
-    inp = load_inputs(made["params"], progress)
+    inp = load_inputs(check_protocol(run_dir)["params"], progress)
     model, tok = build_model(str(run_dir/"checkpoint"), [], cfg=inp.cfg)
-    ids = run_id_sets(inp)
-    if (run_dir/"ids.npz").exists():  # the codes it was trained with: another CPU may draw other IDs (`00_core`)
-        saved, sets = np.load(run_dir/"ids.npz"), {"shared": ids["search"]} if ids["search"] is ids["rec"] else ids
-        sets = {k: s if np.array_equal(saved[k], s.ids) else IDSet(saved[k], s.codebook_size, s.prefixes)
-                for k, s in sets.items()}
-        ids = {"search": sets["shared"], "rec": sets["shared"]} if "shared" in sets else sets
+    saved = np.load(run_dir/"ids.npz")  # the codes it was trained with: another CPU may draw other IDs (`00_core`)
+    ids = task_sets({k: s if np.array_equal(saved[k], s.ids) else IDSet(saved[k], s.codebook_size, s.prefixes)
+                     for k, s in distinct_sets(run_id_sets(inp)).items()})
     return inp, ids, model.to(torch.device("cpu")).eval(), tok

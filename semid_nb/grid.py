@@ -64,7 +64,6 @@ def grid_runs(grid:str="default", # a name in `GRIDS`
     shared = get_config(g["preset"], **base["overrides"])["shared_seed"]
     def at(c, s):  # a variant's settings for seed s, less the seed settings that say what the run does anyway
         own = seed_sources(s, shared, {})
-        c = {k: int(s) if v == "seed" else v for k, v in c.items()}
         return {k: v for k, v in c.items() if not (k in own and v == own[k])}
     runs = [{**base, "overrides": {**base["overrides"], **at(c, s)}, "embedding": e, "quantizer": q, "seed": int(s)}
             for e, q in grid_rows(grid) for c in combos for s in (seeds or g["seeds"])]

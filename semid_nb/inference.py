@@ -8,8 +8,9 @@ import difflib, json, re, shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np, pandas as pd, torch
-from .core import SemidError, write_json, package_versions, project_root
-from .semantic_ids import IDSet
+from .core import SemidError, write_json, package_versions, project_root, check_choice
+from .data import SEEN_POLICIES
+from .semantic_ids import IDSet, distinct_sets, task_sets
 from .joint_model import search_prompts, rec_prompts, item_token_ids
 from .decoding import IDTrie, rank_items, exact_rank_items
 from .experiment import load_trained
@@ -94,9 +95,9 @@ def _from_export(dest:Path) -> SemanticIDModel:
     codes = pd.read_parquet(dest/"semantic_ids.parquet")
     sets = {name: IDSet(codes[codes.set == name].sort_values("item").filter(like="level_").to_numpy(np.int64),
                         s["codebook_size"], s["prefixes"]) for name, s in meta["id_sets"].items()}
-    ids = {t: sets[meta["tasks"][t]] for t in ("search", "rec")}
     model = T5ForConditionalGeneration.from_pretrained(dest/"model").eval()
-    return SemanticIDModel(model, AutoTokenizer.from_pretrained(dest/"model"), items, ids, meta["settings"], str(dest))
+    return SemanticIDModel(model, AutoTokenizer.from_pretrained(dest/"model"), items, task_sets(sets), meta["settings"],
+                           str(dest))
 
 # %% ../nbs/10_inference.ipynb 16
 def load_model(path, # a finished run's folder, or an export (`export_model`)
@@ -180,8 +181,7 @@ def recommend_many(m:SemanticIDModel, histories:list, # per user, items (ids or 
                                        # (None: the run's `seen_items`, as its tests were scored)
                   ) -> list:
     "One answer table per history."
-    seen = seen or m.settings.get("seen_items", "exclude")
-    if seen not in ("exclude", "keep"): raise SemidError(f"seen must be 'exclude' or 'keep', not {seen!r}.")
+    seen = check_choice("seen", seen or m.settings.get("seen_items", "exclude"), SEEN_POLICIES)
     hist = [[item_index(m, i) for i in h] for h in histories]
     if any(not h for h in hist): raise SemidError("A history is empty: give at least one item.")
     prompts = rec_prompts([h[-m.settings["max_history"]:] for h in hist], m.ids["rec"])
@@ -205,7 +205,7 @@ def export_model(run, # a finished run's folder (with its checkpoint), or a load
     tmp = dest.with_name(dest.name + ".partial"); shutil.rmtree(tmp, ignore_errors=True); tmp.mkdir(parents=True)
     m.model.save_pretrained(tmp/"model"); m.tok.save_pretrained(tmp/"model")
     m.items.rename_axis("item").reset_index().to_parquet(tmp/"items.parquet", index=False)
-    sets = {"shared": m.ids["search"]} if m.ids["search"] is m.ids["rec"] else dict(m.ids)
+    sets = distinct_sets(m.ids)
     rows = [pd.DataFrame(s.ids, columns=[f"level_{l}" for l in range(s.ids.shape[1])]).assign(set=name,
             item=np.arange(len(s.ids))) for name, s in sets.items()]
     pd.concat(rows, ignore_index=True).to_parquet(tmp/"semantic_ids.parquet", index=False)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 from .core import SemidError, write_json, project_root, plugin_sources, _json_default
-from .experiment import run_params, validate_params, run_name, load_inputs
+from .experiment import run_params, validate_params, run_name, load_inputs, check_protocol
 from .baselines import results_table
 
 # %% auto 0
@@ -52,10 +52,7 @@ def check_finished(run_dir, # the run's folder
             ) -> bool:
     "True for a finished run of `p`'s settings, False for no finished run; `SemidError` for one of other settings."
     if not is_finished(run_dir): return False
-    if "seed_sources" not in json.loads((Path(run_dir)/"params.json").read_text()):  # (what runs record since)
-        raise SemidError(f"{run_dir} was made under the earlier protocol (each method its own seen-item policy, one "
-                         "ID set for every seed, timestamp ties in file order): its results cannot be mixed with "
-                         "today's. Move the folder away, or rerun it with --force.")
+    check_protocol(run_dir)
     if diff := changed_settings(run_dir, validate_params(p) if cfg is None else cfg):
         what = ", ".join(f"{k}: {a!r} then, {b!r} now" for k, (a, b) in list(diff.items())[:4])
         raise SemidError(f"{run_dir} is a finished run of other settings ({what}{', ...' * (len(diff) > 4)}): its "

@@ -17,7 +17,7 @@ __all__ = ['QUANTIZERS', 'SCHEMES', 'rq_kmeans', 'dictionary_codes', 'residual_l
            'random_codes', 'quantize', 'add_collision_level', 'id_stats', 'semantic_ids', 'id_token_vocab', 'id_tokens',
            'id_strings', 'IDSet', 'vocab_of', 'separate_ids', 'PrefixShare', 'prefix_share_codes', 'prefix_share_ids',
            'construction', 'constructions', 'check_construction', 'construction_spaces', 'dense_space', 'build_id_sets',
-           'id_set_stats']
+           'distinct_sets', 'task_sets', 'id_set_stats']
 
 # %% ../nbs/03_semantic_ids.ipynb 5
 QUANTIZERS = Registry("quantizer", inputs=("emb", "seed"))
@@ -356,8 +356,16 @@ def build_id_sets(data, # an `SRData`
     return {"search": shared, "rec": shared}
 
 # %% ../nbs/03_semantic_ids.ipynb 83
+def distinct_sets(id_sets:dict) -> dict:
+    "`{'search': IDSet, 'rec': IDSet}` -> its distinct sets by name: `shared`, or `search` and `rec` (what runs save)."
+    return {"shared": id_sets["search"]} if id_sets["search"] is id_sets["rec"] else dict(id_sets)
+
+def task_sets(sets:dict) -> dict:
+    "The inverse of `distinct_sets`: each task's ID set."
+    return {"search": sets["shared"], "rec": sets["shared"]} if "shared" in sets else dict(sets)
+
+# %% ../nbs/03_semantic_ids.ipynb 85
 def id_set_stats(id_sets:dict) -> dict:
     "Statistics and a fingerprint of the codes of each distinct ID set (`shared`, or `search` and `rec`); tokens added."
-    sets = {"shared": id_sets["search"]} if id_sets["search"] is id_sets["rec"] else id_sets
-    return {**{k: {**s.stats(), "fingerprint": stable_hash(s.ids)} for k, s in sets.items()},
+    return {**{k: {**s.stats(), "fingerprint": stable_hash(s.ids)} for k, s in distinct_sets(id_sets).items()},
             "tokens_added_total": len(vocab_of(id_sets))}

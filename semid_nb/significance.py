@@ -134,8 +134,12 @@ def detection_rate(shape:GridShape, diff:float, # the planted difference of Reca
     return float(np.mean(found))
 
 def minimal_detectable_difference(shape:GridShape, family_size:int, power:float=0.8, step:float=0.005,
-                                  n_trials:int=200, alpha:float=0.05, seed:int=0) -> float:
-    "The smallest planted difference (on a grid of `step`) found in at least `power` of the trials."
-    d = step
-    while detection_rate(shape, d, family_size, n_trials, alpha, seed) < power and d < 1: d = round(d + step, 6)
-    return d
+                                  n_trials:int=200, alpha:float=0.05, seed:int=0,
+                                  most:float=1.0, # the largest difference tried
+                                 ) -> float:
+    "The smallest planted difference (on a grid of `step`, up to `most`) found in `power` of the trials; else inf."
+    found = lambda d: detection_rate(shape, d, family_size, n_trials, alpha, seed) >= power
+    coarse = [round(10 * step * i, 6) for i in range(1, int(round(most / (10 * step))) + 1)]  # steps of 10, then 1
+    hi = next((d for d in coarse if found(d)), None)
+    if hi is None: return float("inf")  # too few seeds for this spread: no difference of Recall is found
+    return next(d for d in (round(hi - 10 * step + step * i, 6) for i in range(1, 11)) if d == hi or found(d))
