@@ -43,7 +43,8 @@ def compare(a:np.ndarray, # row A's hits, [seeds, prompts]
     var = sum(v for v, _ in parts)
     diff = float(ra.mean() - rb.mean())
     if var <= 0: return Comparison(diff, 0.0, np.inf, 1.0 if diff == 0 else 0.0, diff, diff)
-    df = var ** 2 / sum(v ** 2 / k for v, k in parts if v > 0)  # Welch-Satterthwaite over the three sources
+    df = var ** 2 / sum(v ** 2 / k for v, k in parts if v > 0)  # Welch-Satterthwaite over the three sources,
+    if few := [len(r) - 1 for r in (ra, rb) if len(r) > 1]: df = min(df, *few)  # at most the fewer seeds allow (Hsu)
     se, q = float(np.sqrt(var)), stats.t.ppf(0.5 + level / 2, df)
     return Comparison(diff, se, float(df), float(2 * stats.t.sf(abs(diff) / se, df)), diff - q * se, diff + q * se)
 
