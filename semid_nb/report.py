@@ -469,7 +469,8 @@ def readme_results(out=None, # a report folder (default `report_dir()`)
     seen = set(pd.read_csv(out/"protocol.csv")["seen items"]) if (out/"protocol.csv").exists() else set()
     text = (f"{len(seeds)} runs, seed{'s' * (len(s) > 1)} {', '.join(map(str, s))}; differences of Recall@30 [95% "
             "interval]. *held*: every comparison significant as claimed (seed and item-clustered query variance, "
-            f"Welch df, Holm over {len(pd.read_csv(out/'family.csv'))} comparisons); *not held*: one significant the "
+            f"Welch df at most seeds - 1, Holm over {len(pd.read_csv(out/'family.csv'))} comparisons); *not held*: one "
+            "significant the "
             "other way; *not distinguishable* (n.d.): neither. Detectable with 80% power: "
             + ", ".join(f"{'none up to 1' if v is None else f'{v:.2f}'} ({k})" for k, v in mdd.items()) + "."
             + (" One seed per row: no seed variance, so a verdict is about these models, not a retrained one."
@@ -519,7 +520,7 @@ def write_report(folders, # run folders (unfinished ones are skipped)
     md = [f"# Results\n\n{len(runs)} finished runs, seeds {sorted(runs.seed.unique().tolist())}. Recall@30. A "
           "superscript marks a comparison of the paper's findings that is significant: the difference of the rows' "
           "means, its variance from each row's seeds and from the test prompts clustered by target item, Welch "
-          f"degrees of freedom, Holm's correction over the {len(tests)} comparisons of the findings, alpha {alpha} "
+          f"degrees of freedom (at most the fewer seeds less one), Holm's correction over the {len(tests)} comparisons of the findings, alpha {alpha} "
           "(`08a_significance`). Every other pair of rows is exploratory: `exploratory.csv` gives its difference "
           "and 95% interval, uncorrected. Italic rows: non-generative baselines on the same test sets; provenance at "
           "the end.\n"]
