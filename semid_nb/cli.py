@@ -146,7 +146,8 @@ def recommend_main(argv=None):
     ap = answer_parser("semid-recommend")
     ap.add_argument("--history", nargs="+", default=[], help="item ids, oldest first")
     ap.add_argument("--titles", nargs="+", default=[], help="titles instead of ids, oldest first")
-    ap.add_argument("--seen", default=None, choices=SEEN_POLICIES, help="exclude or keep the history's items (default: the run's policy)")
+    ap.add_argument("--seen", default=None, choices=SEEN_POLICIES,
+                    help="exclude or keep the history's items (default: the run's policy)")
     a = ap.parse_args(argv)
     try: _print_answer(SemanticIDModel.load(a.model).recommend(a.history + a.titles, a.k, a.decoder, a.seen), a.json)
     except SemidError as e: sys.exit(f"error: {e}")

@@ -520,7 +520,8 @@ def write_report(folders, # run folders (unfinished ones are skipped)
     md = [f"# Results\n\n{len(runs)} finished runs, seeds {sorted(runs.seed.unique().tolist())}. Recall@30. A "
           "superscript marks a comparison of the paper's findings that is significant: the difference of the rows' "
           "means, its variance from each row's seeds and from the test prompts clustered by target item, Welch "
-          f"degrees of freedom (at most the fewer seeds less one), Holm's correction over the {len(tests)} comparisons of the findings, alpha {alpha} "
+          "degrees of freedom (at most the fewer seeds less one), "
+          f"Holm's correction over the {len(tests)} comparisons of the findings, alpha {alpha} "
           "(`08a_significance`). Every other pair of rows is exploratory: `exploratory.csv` gives its difference "
           "and 95% interval, uncorrected. Italic rows: non-generative baselines on the same test sets; provenance at "
           "the end.\n"]
