@@ -451,6 +451,10 @@ def table_markdown(df:pd.DataFrame, # a table of the report
     return df.to_markdown(index=False, floatfmt=tuple("g" if c in settings else ".3f" for c in df.columns))
 
 # %% ../nbs/08_report.ipynb 75
+def _detectable_text(v, digits:int=3) -> str:
+    "A minimal detectable difference as the report and the README write it (None: none up to 1)."
+    return "none up to 1" if v is None else f"{v:.{digits}f}"
+
 def readme_results(out=None, # a report folder (default `report_dir()`)
                    link:str="outputs/report", # how the README reaches the report folder
                   ) -> str:
@@ -472,7 +476,7 @@ def readme_results(out=None, # a report folder (default `report_dir()`)
             f"Welch df at most seeds - 1, Holm over {len(pd.read_csv(out/'family.csv'))} comparisons); *not held*: one "
             "significant the "
             "other way; *not distinguishable* (n.d.): neither. Detectable with 80% power: "
-            + ", ".join(f"{'none up to 1' if v is None else f'{v:.2f}'} ({k})" for k, v in mdd.items()) + "."
+            + ", ".join(f"{_detectable_text(v, 2)} ({k})" for k, v in mdd.items()) + "."
             + (" One seed per row: no seed variance, so a verdict is about these models, not a retrained one."
                if len(s) == 1 else "")
             + (" *before*: the three-seed report's verdict before this protocol." if "verdict before" in f else "")
@@ -543,7 +547,7 @@ def write_report(folders, # run folders (unfinished ones are skipped)
                   + (f"The verdict before: {before.report.iloc[0]}. " if before is not None and "report" in before
                      else "")
                   + "At this grid's spread the test finds a difference of "
-                  + " and ".join(f"{'none up to 1' if v is None else f'{v:.3f}'} on {TASKS[k]}" for k, v in mdd.items())
+                  + " and ".join(f"{_detectable_text(v)} on {TASKS[k]}" for k, v in mdd.items())
                   + " in 80% of simulated tables (the minimal detectable difference).\n\n"
                   + found.drop(columns="table").to_markdown(index=False) + "\n")
     if len(tests):
