@@ -19,8 +19,8 @@ run: $(STAMP)  ## run the default grid (12 rows: the paper's 11 constructions/qu
 test: $(STAMP)  ## nbdev_test over the notebooks, then pytest
 	# one thread per notebook: two torch processes with two threads each thrash on two cores (4x slower)
 	OMP_NUM_THREADS=1 $(VENV)/bin/nbdev_test --n_workers 2 --timing
-	# two tests at a time, one thread each; the tests of test_grid.py and test_experiment.py build on the one before,
-	# so each of those files stays in one process (their `xdist_group`)
+	# two tests at a time, one thread each; test_experiment.py's tests share one smoke run (their `xdist_group`);
+	# test_grid.py's steps that build on each other are one test
 	OMP_NUM_THREADS=1 $(VENV)/bin/pytest -q -n 2 --dist loadgroup --durations=12 tests
 
 install: $(STAMP)

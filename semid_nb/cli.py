@@ -86,8 +86,10 @@ def grid_parser() -> argparse.ArgumentParser:
     ap.add_argument("--plugin", nargs="*", action="extend", default=[],
                     help="modules or .py files registering spaces, quantizers...")
     ap.add_argument("--force", action="store_true", help="rerun finished runs")
-    ap.add_argument("--reuse", default=None, metavar="DIR",
-                    help="take finished runs from DIR (a report's runs/ folder) instead of running them")
+    ap.add_argument("--reuse", nargs="+", default=None, metavar="DIR",
+                    help="take finished runs from these folders (a report's runs/ first) instead of running them")
+    ap.add_argument("--keep", default=None, metavar="DIR",
+                    help="copy each run's results to DIR as it finishes (to commit a grid cut short, and --reuse it)")
     ap.add_argument("--no-report", action="store_true", help="skip writing the report (`report_dir`)")
     return ap
 
@@ -102,7 +104,7 @@ def grid_main(argv=None):
     try:
         t = time.time()
         df = run_grid(a.grid, a.shard, a.workers, a.force, a.seeds, devices=a.devices, ray=a.ray, ray_gpus=a.ray_gpus,
-                      reuse=a.reuse, **params)
+                      reuse=a.reuse, keep=a.keep, **params)
     except SemidError as e:
         sys.exit(f"error: {e}")
     pd.set_option("display.width", 200, "display.precision", 3)

@@ -153,17 +153,20 @@ def run_grid(grid:str="default", # a name in `GRIDS`
              devices:list|None=None, # one run at a time on each of these ("cuda:0", "cuda:1", ...); replaces `workers`
              ray:str|None=None, # a Ray cluster's address ("auto", or "local"): each run a Ray task (see `09_scale`)
              ray_gpus:float=0, # GPUs per run on the Ray cluster
-             reuse=None, # a folder of finished runs' results (a report's `runs/`) to take instead of running them
+             reuse=None, # folders of finished runs' results (a report's `runs/`) to take instead of running them
+             keep=None, # a folder that gets each run's results as it finishes (commit it to carry a cut-short grid on)
              **params) -> pd.DataFrame:
     "Run every unfinished run of a grid (shard); returns one row per run with its state and folder."
     runs = shard(grid_runs(grid, seeds, **params), shard_spec)
     cfgs = {run_name(p): validate_params(p) for p in runs}  # every run's settings checked before any work
     out_dir = Path((runs[0] if runs else run_params({}))["out_dir"])
     folder = lambda p: Path(p["out_dir"]).resolve()/run_name(p)
-    if reuse and not Path(reuse).is_dir(): raise SemidError(f"--reuse {reuse}: no such folder.")
-    for p in runs if reuse and not force else ():  # (checked against the grid's settings, as a finished run is)
-        if not is_finished(folder(p)) and check_finished(src := Path(reuse)/run_name(p), p, cfgs[run_name(p)]):
-            copy_run(src, folder(p))
+    reuse = [Path(r) for r in ([reuse] if isinstance(reuse, (str, Path)) else reuse or [])]
+    if missing := [str(r) for r in reuse if not r.is_dir()]: raise SemidError(f"--reuse {missing[0]}: no such folder.")
+    for p in runs if not force else ():  # the first folder's copy (checked against the grid's settings, as any run is)
+        if is_finished(folder(p)): continue
+        name = run_name(p)
+        if src := next((r/name for r in reuse if check_finished(r/name, p, cfgs[name])), None): copy_run(src, folder(p))
     todo = [p for p in runs if force or not check_finished(folder(p), p, cfgs[run_name(p)])]  # (stale: an error now)
     if workers > 1: os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
     state = {run_name(p): ("finished" if p not in todo else "to do") for p in runs}
@@ -179,7 +182,9 @@ def run_grid(grid:str="default", # a name in `GRIDS`
     def done(p, err):
         name = run_name(p)
         if err: state[name], errors[name] = "failed", err
-        else: state[name] = "finished"
+        else:
+            state[name] = "finished"
+            if keep: copy_run(folder(p), Path(keep)/name)
         bar.update(); save()
     if ray:
         from semid_nb.scale import run_on_ray

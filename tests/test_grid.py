@@ -9,7 +9,6 @@ from semid_nb.experiment import run_name
 from semid_nb.runner import is_finished
 from semid_nb.report import write_report, load_runs, collect
 
-pytestmark = pytest.mark.xdist_group("grid")  # its tests build on the one before: one process
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +19,7 @@ def _folders(out, seeds):
     return [out/run_name(p) for p in grid_runs("smoke", seeds=seeds, out_dir=str(out))]
 
 
-def test_killed_grid_resumes(out):
+def test_killed_grid_resumes_then_reports(out):
     cmd = [sys.executable, "-c", "import sys; from semid_nb.cli import grid_main; grid_main(sys.argv[1:])",
            "--grid", "smoke", "--seeds", "0", "--out-dir", str(out), "--no-report"]
     proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ.copy())
@@ -37,14 +36,14 @@ def test_killed_grid_resumes(out):
     df = run_grid("smoke", seeds=[0], out_dir=str(out), progress=False)
     assert (df.state == "finished").all() and all(is_finished(f) for f in _folders(out, [0]))
     assert (first/"DONE.json").stat().st_mtime_ns == done_before  # the finished run was not redone
-
-
-def test_smoke_grid_and_report(out):
+    # one test, not two that build on each other: `--dist loadgroup` did not keep them on one worker (pytest 9.2)
     done = {f: (f/"DONE.json").stat().st_mtime_ns for f in _folders(out, [0])}
     run_grid("smoke", seeds=[0], out_dir=str(out), progress=False)
     assert {f: (f/"DONE.json").stat().st_mtime_ns for f in done} == done  # everything finished: nothing is rerun
-    df = run_grid("smoke", out_dir=str(out), progress=False)   # seeds 0 and 1: only seed 1 runs
+    df = run_grid("smoke", out_dir=str(out), progress=False, keep=out/"kept")  # seeds 0 and 1: only seed 1 runs
     assert len(df) == 6 and (df.state == "finished").all()
+    assert sorted(p.name for p in (out/"kept").iterdir()) == sorted(f.name for f in _folders(out, [1]))  # as they ran
+    assert all(is_finished(p) and not (p/"checkpoint").exists() for p in (out/"kept").iterdir())
     res = collect(df.folder)
     assert len(res) == 6 and set(res.seed) == {0, 1}
     rep = write_report(df.folder.tolist(), out/"report")
@@ -69,7 +68,8 @@ def test_smoke_grid_and_report(out):
     assert "Runs made at commit" in (rep/"README.md").read_text()
     # the report keeps its runs' results (not their models); a grid can take them instead of training again
     assert sorted(p.name for p in (rep/"runs").iterdir()) == sorted(Path(f).name for f in df.folder)
-    again = run_grid("smoke", out_dir=str(out/"reused"), reuse=rep/"runs", progress=False)
+    # several folders, searched in order: seed 1 from the kept runs, seed 0 (only there) from the report's
+    again = run_grid("smoke", out_dir=str(out/"reused"), reuse=[out/"kept", rep/"runs"], progress=False)
     assert (again.state == "finished").all() and not any((Path(f)/"checkpoint").exists() for f in again.folder)
     pd.testing.assert_frame_equal(collect(again.folder).drop(columns="folder"), res.drop(columns="folder"))
     rep2 = write_report(again.folder.tolist(), out/"reused_report")  # no models: no decoder comparison, same tables
