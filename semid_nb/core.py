@@ -166,6 +166,11 @@ class Entry:
     meta: dict = field(default_factory=dict)  # facts of its kind (e.g. a space's dense yardstick)
     source: str|None = None  # file of the module that registered it (None: built in); experiment kernels import it
 
+    @property
+    def rev(self) -> int:
+        "Its revision: `rev=` at registration, bumped when a change alters its output (1 if never)."
+        return int(self.meta.get("rev", 1))
+
     def kwargs(self, cfg:dict) -> dict:
         "The settings this entry reads, from `cfg`, keyed by its parameter names."
         return {p: cfg[k] for p, k in self.settings.items()}

@@ -17,8 +17,8 @@ from .queries import query_fingerprint
 # %% auto 0
 __all__ = ['SPACES', 'load_sentence_model', 'encode_texts', 'pretrained_encoder', 'unique_item_batches', 'finetune_bi_encoder',
            'tuned_encoder', 'space_key', 'bi_encoder', 'item_embeddings', 'neighbours', 'dense_search_ranks', 'enmf',
-           'rec_space', 'enmf_rec_ranks', 'sasrec', 'cooccurrence_pairs', 'multitask_encoder', 'fuse', 'fused_concat',
-           'fused_svd', 'dense_next_item_ranks']
+           'rec_space', 'enmf_rec_ranks', 'sasrec', 'cooccurrence_pairs', 'multitask_encoder', 'svd_project', 'fuse',
+           'fused_concat', 'fused_svd', 'dense_next_item_ranks']
 
 # %% ../nbs/02_embeddings.ipynb 6
 SPACES = Registry("embedding", inputs=("data", "queries", "seed", "cache_dir"))
@@ -119,7 +119,7 @@ def space_key(data, # an `SRData`
         raise SemidError(f"The {space} embedding is fine-tuned on queries: pass queries= (the query table).")
     q = query_fingerprint(queries) if e.meta.get("queries") else None
     return stable_hash(space, e.kwargs(cfg), data.fingerprint, q, seed,
-                       [space_key(data, n, cfg, queries, seed) for n in e.needs])
+                       [space_key(data, n, cfg, queries, seed) for n in e.needs], *((e.rev,) if e.rev > 1 else ()))
 
 # %% ../nbs/02_embeddings.ipynb 24
 def bi_encoder(data, # an `SRData`
@@ -344,27 +344,37 @@ def multitask_encoder(data, queries, seed, name, epochs, batch_size, lr,
     return tuned_encoder(data, queries, seed, name, epochs, batch_size, lr, cooccurrence_pairs(data, window, n, seed))
 
 # %% ../nbs/02_embeddings.ipynb 61
+def svd_project(a:np.ndarray, # [n, d] rows to project
+                k:int, # dimensions kept
+               ) -> np.ndarray:
+    "`a` on its top `k` right singular vectors (exact, float64, signs fixed, six decimals): the same on every CPU."
+    a = np.asarray(a, np.float64)
+    _, v = np.linalg.eigh(a.T @ a)  # right singular vectors, ascending
+    v = v[:, ::-1][:, :k]
+    v = v * np.sign(v[np.abs(v).argmax(0), np.arange(v.shape[1])])  # each one's largest entry positive
+    return np.round(a @ v, 6).astype(np.float32)
+
+# %% ../nbs/02_embeddings.ipynb 64
 def fuse(a:np.ndarray, b:np.ndarray, # two embeddings of the same items
          how:str="concat", # "concat" or "svd"
-         seed:int=0) -> np.ndarray:
+        ) -> np.ndarray:
     "Fused item embeddings of two spaces (L2-normalised first)."
-    from sklearn.decomposition import TruncatedSVD
     check_choice("fusion", how, {"concat", "svd"})
     a, b = l2_normalise(a), l2_normalise(b)
     if how == "concat": return np.concatenate([a, b], 1)
     if a.shape[1] < b.shape[1]: a, b = b, a
-    if a.shape[1] > b.shape[1]: a = TruncatedSVD(b.shape[1], random_state=seed).fit_transform(a).astype(np.float32)
+    if a.shape[1] > b.shape[1]: a = svd_project(a, b.shape[1])
     return a + b
 
-# %% ../nbs/02_embeddings.ipynb 63
+# %% ../nbs/02_embeddings.ipynb 66
 @SPACES.register("fused_concat", label="Fused concat", needs=("search", "rec"), tables=(2,), row=6, dense="search")
 def fused_concat(search, rec): return fuse(search, rec, "concat")
 
-# %% ../nbs/02_embeddings.ipynb 64
-@SPACES.register("fused_svd", label="Fused SVD", needs=("search", "rec"), tables=(2,), row=7, dense="search")
-def fused_svd(search, rec, seed): return fuse(search, rec, "svd", seed)
-
 # %% ../nbs/02_embeddings.ipynb 67
+@SPACES.register("fused_svd", label="Fused SVD", needs=("search", "rec"), tables=(2,), row=7, dense="search", rev=2)
+def fused_svd(search, rec): return fuse(search, rec, "svd")  # rev 2: the exact SVD (rev 1: randomized, float32)
+
+# %% ../nbs/02_embeddings.ipynb 70
 def dense_next_item_ranks(emb:np.ndarray, # item embeddings
                           last_items:np.ndarray, # each user's most recent item
                           k:int=30,

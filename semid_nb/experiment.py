@@ -17,7 +17,7 @@ from .queries import QUERY_SOURCES, make_queries, check_query_source, query_ambi
 import semid_nb.llm_queries  # registers queries="llm"
 from .embeddings import item_embeddings
 from .semantic_ids import (check_construction, construction_spaces, build_id_sets, id_set_stats, vocab_of, IDSet,
-                                   distinct_sets, task_sets)
+                                   distinct_sets, task_sets, revisions)
 from .joint_model import (check_model_source, build_model, tokenizer_texts, joint_examples, train_model,
                                   train_settings, save_checkpoint, loss_figure)
 from .evaluation import DECODERS, eval_sets, evaluate, validation_sets, Validator, validation_figure
@@ -103,10 +103,10 @@ def load_inputs(params:dict, # the run's parameters (missing ones take `PARAM_DE
 
 # %% ../nbs/06_experiment.ipynb 21
 def write_params(run_dir, inp:Inputs) -> Path:
-    "Write `params.json`: every parameter and setting, the seeds, package versions, commit, device and CPU."
+    "Write `params.json`: every parameter and setting, the seeds, code revisions, package versions, commit, device, CPU."
     return write_json(Path(run_dir)/"params.json", {
         "params": inp.params, "settings": inp.cfg, "seed": inp.seed, "shared_seed": inp.shared_seed,
-        "seed_sources": inp.sources,
+        "seed_sources": inp.sources, "revisions": revisions(inp.params["embedding"], inp.params["quantizer"]),
         "threads": inp.threads,
         "versions": package_versions(), "git_commit": git_commit(), "device": str(get_device()),
         "machine": machine_info(),

@@ -10,6 +10,7 @@ import pandas as pd
 from tqdm import tqdm
 from .core import SemidError, write_json, project_root, plugin_sources, _json_default
 from .experiment import run_params, validate_params, run_name, load_inputs, check_protocol
+from .semantic_ids import revisions
 from .baselines import results_table
 
 # %% auto 0
@@ -52,7 +53,10 @@ def check_finished(run_dir, # the run's folder
             ) -> bool:
     "True for a finished run of `p`'s settings, False for no finished run; `SemidError` for one of other settings."
     if not is_finished(run_dir): return False
-    check_protocol(run_dir)
+    made, now = check_protocol(run_dir).get("revisions", {}), revisions(p["embedding"], p["quantizer"])
+    if made != now:
+        raise SemidError(f"{run_dir} was made by other revisions of its code ({made} then, {now} now): a change since "
+                         "alters its codes. Move the folder away (or rerun it with --force) so that the two are not mixed.")
     if diff := changed_settings(run_dir, validate_params(p) if cfg is None else cfg):
         what = ", ".join(f"{k}: {a!r} then, {b!r} now" for k, (a, b) in list(diff.items())[:4])
         raise SemidError(f"{run_dir} is a finished run of other settings ({what}{', ...' * (len(diff) > 4)}): its "
@@ -60,7 +64,7 @@ def check_finished(run_dir, # the run's folder
                          "of two settings are not mixed.")
     return True
 
-# %% ../nbs/06a_runner.ipynb 16
+# %% ../nbs/06a_runner.ipynb 17
 RESULT_FILES = ("params.json", "metrics.json", "report.json", "ranks.npz")  # a finished run's results (and DONE.json)
 EXTRA_FILES = ("ids.npz",)  # results that runs made before them lack: copied when present
 
@@ -75,7 +79,7 @@ def copy_run(src, # a finished run's folder
         shutil.copy2(src/name, dst/name)
     return dst
 
-# %% ../nbs/06a_runner.ipynb 20
+# %% ../nbs/06a_runner.ipynb 21
 class RunProgress:
     "Draws a run's `progress.jsonl` in the terminal: the current stage, and training's step, epoch, loss and time left."
     def __init__(self, path, # the run's progress file
@@ -112,14 +116,14 @@ class RunProgress:
         self.poll()
         if self.bar is not None: self.bar.close()
 
-# %% ../nbs/06a_runner.ipynb 21
+# %% ../nbs/06a_runner.ipynb 22
 def follow_progress(path, label:str, done:threading.Event, position:int=0, every:float=0.5):
     "Draw the progress file until `done` is set (run it in a thread)."
     view = RunProgress(path, label, position)
     while not done.wait(every): view.poll()
     view.close()
 
-# %% ../nbs/06a_runner.ipynb 23
+# %% ../nbs/06a_runner.ipynb 24
 def run_experiment(force:bool=False, # rerun even when finished
                    progress:bool=True, # show the run's stages and training progress in the terminal
                    position:int=0, # the terminal line of the progress bar (several runs at once)
@@ -152,7 +156,7 @@ def run_experiment(force:bool=False, # rerun even when finished
     write_json(run_dir/"DONE.json", {"seconds": time.time() - t0, "finished": time.strftime("%Y-%m-%dT%H:%M:%S")})
     return run_dir
 
-# %% ../nbs/06a_runner.ipynb 24
+# %% ../nbs/06a_runner.ipynb 25
 def summary_table(run_dir, # a finished run
                   measures=("recall@30", "recall@10", "ndcg@10")) -> pd.DataFrame:
     "The run's metrics beside its baselines: one row per method, a column per (task, measure)."

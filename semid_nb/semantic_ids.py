@@ -16,8 +16,8 @@ from .embeddings import SPACES, item_embeddings
 __all__ = ['QUANTIZERS', 'SCHEMES', 'rq_kmeans', 'dictionary_codes', 'residual_lfq_codes', 'RQVAE', 'rq_vae_codes',
            'random_codes', 'quantize', 'add_collision_level', 'id_stats', 'semantic_ids', 'id_token_vocab', 'id_tokens',
            'id_strings', 'IDSet', 'vocab_of', 'separate_ids', 'PrefixShare', 'prefix_share_codes', 'prefix_share_ids',
-           'construction', 'constructions', 'check_construction', 'construction_spaces', 'dense_space', 'build_id_sets',
-           'distinct_sets', 'task_sets', 'id_set_stats']
+           'construction', 'constructions', 'check_construction', 'construction_spaces', 'revisions', 'dense_space',
+           'build_id_sets', 'distinct_sets', 'task_sets', 'id_set_stats']
 
 # %% ../nbs/03_semantic_ids.ipynb 5
 QUANTIZERS = Registry("quantizer", inputs=("emb", "seed"))
@@ -47,20 +47,20 @@ def rq_kmeans(emb:np.ndarray, # item embeddings [n, d]
 
 # %% ../nbs/03_semantic_ids.ipynb 13
 @QUANTIZERS.register("dictionary", label="dictionary learning", settings=("n_levels", "codebook_size"), tables=(3,),
-                     row=2)
+                     row=2, rev=2)  # rev 2: float64 (rev 1: float32)
 def dictionary_codes(emb:np.ndarray, # item embeddings [n, d]
                      n_levels:int=2, codebook_size:int=256, seed:int=0,
                      max_iter:int=20, # passes over the data per level
                      batch_size:int=256) -> np.ndarray:
     "Residual dictionary-learning codes `[n, n_levels]` (scikit-learn's MiniBatchDictionaryLearning, one atom a level)."
     from sklearn.decomposition import MiniBatchDictionaryLearning
-    x, codes = l2_normalise(emb), []
+    x, codes = l2_normalise(emb).astype(np.float64), []
     for level in range(n_levels):
         dl = MiniBatchDictionaryLearning(n_components=codebook_size, batch_size=batch_size, max_iter=max_iter,
                                          random_state=seed + level,
                                          transform_algorithm="omp", transform_n_nonzero_coefs=1).fit(x)
         coef = dl.transform(x)
-        codes.append(np.abs(coef).argmax(1)); x = (x - coef @ dl.components_).astype(np.float32)
+        codes.append(np.abs(coef).argmax(1)); x = x - coef @ dl.components_
     return np.stack(codes, 1).astype(np.int64)
 
 # %% ../nbs/03_semantic_ids.ipynb 17
@@ -191,7 +191,7 @@ def semantic_ids(emb:np.ndarray, # item embeddings
                 ) -> np.ndarray:
     "Unique Semantic IDs `[n_items, n_levels + 1]` (codes, then the collision number), cached by their inputs."
     q, cfg = QUANTIZERS[quantizer], cfg or get_config("default")
-    h = stable_hash(emb, quantizer, q.kwargs(cfg), seed)
+    h = stable_hash(emb, quantizer, q.kwargs(cfg), seed, *((q.rev,) if q.rev > 1 else ()))
     key = f"ids/{quantizer}-{cfg['n_levels']}x{cfg['codebook_size']}-s{seed}-{h}"
     return cached_npz(key, lambda: {"ids": add_collision_level(quantize(emb, quantizer, cfg, seed))}, cache_dir)["ids"]
 
@@ -331,12 +331,25 @@ def construction_spaces(name:str) -> list:
     return list(SCHEMES[name].needs) if name in SCHEMES else [name]
 
 # %% ../nbs/03_semantic_ids.ipynb 79
+def revisions(name:str, # a construction (an embedding space or an ID scheme)
+              quantizer:str, # a name in `QUANTIZERS`
+             ) -> dict:
+    "Revisions past the first of the entries a row's codes come from: `kind:name` -> revision."
+    found, todo = {}, [(SCHEMES if name in SCHEMES else SPACES, name), (QUANTIZERS, quantizer)]
+    while todo:
+        reg, n = todo.pop()
+        e = reg[n]
+        if e.rev > 1: found[f"{reg.kind}:{n}"] = e.rev
+        todo += [(SPACES, s) for s in e.needs]
+    return dict(sorted(found.items()))
+
+# %% ../nbs/03_semantic_ids.ipynb 83
 def dense_space(name:str) -> str:
     "The text space whose bi-encoder is a construction's dense search yardstick (its own when it has one)."
     c = construction(name)
     return c.meta.get("dense") or (name if c.meta.get("encoder") else "content")
 
-# %% ../nbs/03_semantic_ids.ipynb 82
+# %% ../nbs/03_semantic_ids.ipynb 86
 def build_id_sets(data, # an `SRData`
                   construction:str="content", # a space (`SPACES`) or a scheme (`SCHEMES`)
                   quantizer:str="rq_kmeans", # a name in `QUANTIZERS`
@@ -355,7 +368,7 @@ def build_id_sets(data, # an `SRData`
     shared = IDSet(semantic_ids(emb[construction], quantizer, cfg, qseed, cache_dir), cfg["codebook_size"])
     return {"search": shared, "rec": shared}
 
-# %% ../nbs/03_semantic_ids.ipynb 83
+# %% ../nbs/03_semantic_ids.ipynb 87
 def distinct_sets(id_sets:dict) -> dict:
     "`{'search': IDSet, 'rec': IDSet}` -> its distinct sets by name: `shared`, or `search` and `rec` (what runs save)."
     return {"shared": id_sets["search"]} if id_sets["search"] is id_sets["rec"] else dict(id_sets)
@@ -364,7 +377,7 @@ def task_sets(sets:dict) -> dict:
     "The inverse of `distinct_sets`: each task's ID set."
     return {"search": sets["shared"], "rec": sets["shared"]} if "shared" in sets else dict(sets)
 
-# %% ../nbs/03_semantic_ids.ipynb 85
+# %% ../nbs/03_semantic_ids.ipynb 89
 def id_set_stats(id_sets:dict) -> dict:
     "Statistics and a fingerprint of the codes of each distinct ID set (`shared`, or `search` and `rec`); tokens added."
     return {**{k: {**s.stats(), "fingerprint": stable_hash(s.ids)} for k, s in distinct_sets(id_sets).items()},
