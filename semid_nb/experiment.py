@@ -103,7 +103,7 @@ def load_inputs(params:dict, # the run's parameters (missing ones take `PARAM_DE
 
 # %% ../nbs/06_experiment.ipynb 21
 def write_params(run_dir, inp:Inputs) -> Path:
-    "Write `params.json`: every parameter and setting, the seeds, code revisions, package versions, commit, device, CPU."
+    "Write `params.json`: parameters, settings, seeds, code revisions, package versions, commit, device, CPU."
     return write_json(Path(run_dir)/"params.json", {
         "params": inp.params, "settings": inp.cfg, "seed": inp.seed, "shared_seed": inp.shared_seed,
         "seed_sources": inp.sources, "revisions": revisions(inp.params["embedding"], inp.params["quantizer"]),

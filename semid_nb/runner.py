@@ -55,8 +55,9 @@ def check_finished(run_dir, # the run's folder
     if not is_finished(run_dir): return False
     made, now = check_protocol(run_dir).get("revisions", {}), revisions(p["embedding"], p["quantizer"])
     if made != now:
-        raise SemidError(f"{run_dir} was made by other revisions of its code ({made} then, {now} now): a change since "
-                         "alters its codes. Move the folder away (or rerun it with --force) so that the two are not mixed.")
+        raise SemidError(f"{run_dir} was made by other revisions of its code ({made} then, {now} now): a change "
+                         "since alters its codes. Move the folder away (or rerun it with --force) so that the two are "
+                         "not mixed.")
     if diff := changed_settings(run_dir, validate_params(p) if cfg is None else cfg):
         what = ", ".join(f"{k}: {a!r} then, {b!r} now" for k, (a, b) in list(diff.items())[:4])
         raise SemidError(f"{run_dir} is a finished run of other settings ({what}{', ...' * (len(diff) > 4)}): its "
