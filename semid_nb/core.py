@@ -171,6 +171,11 @@ class Entry:
         "Its revision: `rev=` at registration, bumped when a change alters its output (1 if never)."
         return int(self.meta.get("rev", 1))
 
+    @property
+    def rev_key(self) -> tuple:
+        "What it adds to a cache key: its revision past the first (nothing at 1, so earlier caches stay valid)."
+        return (self.rev,) if self.rev > 1 else ()
+
     def kwargs(self, cfg:dict) -> dict:
         "The settings this entry reads, from `cfg`, keyed by its parameter names."
         return {p: cfg[k] for p, k in self.settings.items()}

@@ -119,7 +119,7 @@ def space_key(data, # an `SRData`
         raise SemidError(f"The {space} embedding is fine-tuned on queries: pass queries= (the query table).")
     q = query_fingerprint(queries) if e.meta.get("queries") else None
     return stable_hash(space, e.kwargs(cfg), data.fingerprint, q, seed,
-                       [space_key(data, n, cfg, queries, seed) for n in e.needs], *((e.rev,) if e.rev > 1 else ()))
+                       [space_key(data, n, cfg, queries, seed) for n in e.needs], *e.rev_key)
 
 # %% ../nbs/02_embeddings.ipynb 24
 def bi_encoder(data, # an `SRData`

@@ -191,7 +191,7 @@ def semantic_ids(emb:np.ndarray, # item embeddings
                 ) -> np.ndarray:
     "Unique Semantic IDs `[n_items, n_levels + 1]` (codes, then the collision number), cached by their inputs."
     q, cfg = QUANTIZERS[quantizer], cfg or get_config("default")
-    h = stable_hash(emb, quantizer, q.kwargs(cfg), seed, *((q.rev,) if q.rev > 1 else ()))
+    h = stable_hash(emb, quantizer, q.kwargs(cfg), seed, *q.rev_key)
     key = f"ids/{quantizer}-{cfg['n_levels']}x{cfg['codebook_size']}-s{seed}-{h}"
     return cached_npz(key, lambda: {"ids": add_collision_level(quantize(emb, quantizer, cfg, seed))}, cache_dir)["ids"]
 
