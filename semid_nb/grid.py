@@ -4,16 +4,17 @@
 
 # %% ../nbs/07_grid.ipynb 2
 from __future__ import annotations
-import inspect, json, os, queue, time
+import inspect, json, os, queue, sys, time
 import multiprocessing as mp
 from itertools import product
-from dataclasses import replace
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from contextlib import contextmanager
+from functools import partial
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 from .core import SemidError, check_choice, get_config, outputs_dir, write_json, seed_sources
-from .embeddings import SPACES, bi_encoder, item_embeddings
+from .embeddings import SPACES, item_embeddings
 from .semantic_ids import construction_spaces, dense_space
 from .evaluation import eval_sets
 from .baselines import BASELINES, chosen_baselines
@@ -22,8 +23,8 @@ from .runner import run_experiment, is_finished, check_finished, copy_run
 from .tables import tables
 
 # %% auto 0
-__all__ = ['GRIDS', 'grid_rows', 'grid_runs', 'shard', 'leaf_spaces', 'fitted_baselines', 'fit_baseline', 'prepare_shared',
-           'run_grid', 'grid_folders']
+__all__ = ['GRIDS', 'grid_rows', 'grid_runs', 'shard', 'leaf_spaces', 'fitted_baselines', 'fit_baseline', 'shared_jobs',
+           'run_after', 'prepare_shared', 'run_grid', 'grid_folders']
 
 # %% ../nbs/07_grid.ipynb 5
 GRIDS = {  # rows: "tables" (every row of the paper's tables) or a list of (construction, quantizer)
@@ -104,46 +105,90 @@ def fit_baseline(inp, # a run's `Inputs`
                     seed=inp.shared_seed, cache_dir=None)  # as `run_baselines` is called: the default cache
 
 # %% ../nbs/07_grid.ipynb 20
+def shared_jobs(runs:list, # run parameters (`grid_runs`)
+               ) -> tuple[dict, dict]:
+    "The models `runs` share, fine-tuned first: job -> (params, kind, name); and each run's jobs, by run name."
+    groups, jobs, reads = {}, {}, {}
+    for p in runs:  # runs of one dataset, query table and settings share their models
+        key = json.dumps([p[k] for k in ("dataset", "data_dir", "queries", "preset", "overrides")], sort_keys=True,
+                         default=str)
+        groups.setdefault(key, []).append(p)
+    for i, ps in enumerate(groups.values()):
+        cfg, tag = validate_params(ps[0]), f" ({ps[0]['dataset']}, group {i + 1})" if len(groups) > 1 else ""
+        dense = "dense_bi_encoder" in {b.name for b in chosen_baselines(cfg)}
+        read = lambda p: [p["embedding"], *([dense_space(p["embedding"])] if dense else [])]  # its yardstick's too
+        leaves = lambda *some: leaf_spaces([(s, None) for r in some for s in read(r)])
+        fitted = [f"baseline {b}{tag}" for b in fitted_baselines(cfg)]
+        jobs |= {f"space {s}{tag}": (ps[0], "space", s) for s in leaves(*ps)}
+        jobs |= {f"baseline {b}{tag}": (ps[0], "baseline", b) for b in fitted_baselines(cfg)}
+        reads |= {run_name(p): [f"space {s}{tag}" for s in leaves(p)] + fitted for p in ps}
+    tuned = lambda j: jobs[j][1] == "space" and SPACES[jobs[j][2]].meta.get("tuned")
+    return {j: jobs[j] for j in sorted(jobs, key=lambda j: not tuned(j))}, reads
+
+# %% ../nbs/07_grid.ipynb 23
 def _shared_job(p:dict, kind:str, name:str):
-    "A worker process's share of `prepare_shared`: one space's embeddings (kind 'space') or one baseline's model."
+    "One shared job (`shared_jobs`): a space's embeddings (kind 'space') or a baseline's model, cached."
     inp = load_inputs(p, progress=False)
     if kind == "space": item_embeddings(inp.data, name, inp.cfg, inp.queries, inp.shared_seed)
     else: fit_baseline(inp, name)
 
-# %% ../nbs/07_grid.ipynb 21
+@contextmanager
+def _job_runner(workers:int):
+    "`_shared_job` as a call: in this process (one worker), else each job in a fresh spawned process."
+    if workers <= 1: yield _shared_job; return
+    fresh = {"max_tasks_per_child": 1} if sys.version_info >= (3, 11) else {}  # no idle worker holding memory
+    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), **fresh) as ex:
+        yield lambda *job: ex.submit(_shared_job, *job).result()
+
+# %% ../nbs/07_grid.ipynb 25
+def run_after(tasks:list, # (name, fn, needs): `fn()` runs once every task named in `needs` has finished
+              workers:int=1, # tasks at once
+              on_done=None, # called as each task ends, with its name and its exception (None when it succeeded)
+             ) -> dict:
+    "Run `tasks` `workers` at a time, each as soon as those it needs have finished; the failed ones' exceptions."
+    names = [t[0] for t in tasks]
+    if unknown := [(t[0], n) for t in tasks for n in t[2] if n not in names]:
+        raise SemidError(f"Task {unknown[0][0]!r} needs {unknown[0][1]!r}, which is not among the tasks.")
+    todo, running, done, failed = list(tasks), {}, set(), {}
+    def end(name, err):
+        if err is None: done.add(name)
+        else: failed[name] = err
+        if on_done: on_done(name, err)
+    with ThreadPoolExecutor(max(1, workers)) as ex:
+        while todo or running:
+            for t in list(todo):
+                if bad := next((n for n in t[2] if n in failed), None):  # (in order: chains fail in one pass)
+                    todo.remove(t); end(t[0], SemidError(f"needs {bad}, which failed ({failed[bad]})"))
+                elif len(running) < workers and all(n in done for n in t[2]):
+                    todo.remove(t); running[ex.submit(t[1])] = t[0]
+            if not running:
+                if todo: raise SemidError(f"Tasks that need each other: {', '.join(t[0] for t in todo)}.")
+                break
+            for f in wait(running, return_when=FIRST_COMPLETED)[0]: end(running.pop(f), f.exception())
+    return failed
+
+# %% ../nbs/07_grid.ipynb 28
 def prepare_shared(runs:list, # run parameters (`grid_runs`)
-                   progress:bool=True, # a progress bar
-                   workers:int=1, # processes for the `leaf_spaces` and the `fitted_baselines`
+                   progress:bool=True, # progress bars
+                   workers:int=1, # processes for the `shared_jobs`
                   ) -> float:
-    "Compute (or find cached) what `runs` share: embeddings, ID sets, baseline models, bi-encoders; seconds taken."
-    t, groups = time.time(), {}
-    for p in runs:
-        key = json.dumps([p[k] for k in ("dataset", "data_dir", "queries", "preset", "overrides")], sort_keys=True,
-                         default=str)
-        groups.setdefault(key, (p, set()))[1].add((p["embedding"], p["quantizer"], p["seed"]))
-    for p, rows in groups.values():
-        fitted = fitted_baselines(validate_params(p))
-        jobs = [("space", s) for s in leaf_spaces({r[:2] for r in rows})] + [("baseline", b) for b in fitted]
-        if workers > 1 and len(jobs) > 1:
-            with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=mp.get_context("spawn")) as ex:
-                futs = [ex.submit(_shared_job, p, *j) for j in jobs]
-                for f in tqdm(as_completed(futs), total=len(futs), disable=not progress,
-                              desc=f"shared spaces and yardsticks, {workers} at a time"): f.result()
-        inp = load_inputs(p)
-        for b in fitted: fit_baseline(inp, b)  # (found in the cache when the workers fitted them)
-        named = {b.name for b in chosen_baselines(inp.cfg)}  # the yardsticks these runs compute
-        for e, q, s in tqdm(sorted(rows), desc="shared embeddings and IDs", disable=not progress):
-            run_id_sets(replace(inp, seed=s), e, q)  # each seed's own ID set
-        for space in {dense_space(e) for e, _, _ in rows} if "dense_bi_encoder" in named else ():
-            bi_encoder(inp.data, space, inp.cfg, inp.queries, inp.shared_seed)  # the dense yardstick's model
+    "Compute (or find cached) what `runs` share, then each run's fusions and ID sets; seconds taken."
+    t, (jobs, _) = time.time(), shared_jobs(runs)
+    bar = tqdm(total=len(jobs), disable=not progress, desc=f"shared spaces and yardsticks, {workers} at a time")
+    with _job_runner(workers) as call:
+        failed = run_after([(j, partial(call, *job), ()) for j, job in jobs.items()], workers, lambda *_: bar.update())
+    bar.close()
+    if failed: raise next(iter(failed.values()))
+    for p in tqdm(runs, desc="each run's embeddings and IDs", disable=not progress):
+        run_id_sets(load_inputs(p, progress=False))  # (cached) the run's own ID set, drawn with its seed
     return time.time() - t
 
-# %% ../nbs/07_grid.ipynb 23
+# %% ../nbs/07_grid.ipynb 30
 def _manifest(out_dir:Path, grid:str, spec) -> Path:
     "Path of the grid's manifest (per shard)."
     return out_dir/f"grid-{grid}{'' if not spec else '-shard' + spec.replace('/', 'of')}.json"
 
-# %% ../nbs/07_grid.ipynb 24
+# %% ../nbs/07_grid.ipynb 31
 def run_grid(grid:str="default", # a name in `GRIDS`
              shard_spec:str|None=None, # "i/n": this machine's share of the grid
              workers:int=1, # experiments at once
@@ -177,7 +222,7 @@ def run_grid(grid:str="default", # a name in `GRIDS`
                                                           "errors": errors,
                                                           "seconds": time.time() - t0})
     save()
-    if todo: prepare_shared(todo, progress, 1 if devices or ray else workers)  # GPUs, Ray: in this process
+    if todo and (devices or ray): prepare_shared(todo, progress)  # GPUs, Ray: in this process, before the runs
     bar = tqdm(total=len(runs), initial=len(runs) - len(todo), desc=f"grid {grid}", disable=not progress, position=0)
     def done(p, err):
         name = run_name(p)
@@ -197,17 +242,21 @@ def run_grid(grid:str="default", # a name in `GRIDS`
             try: return run_experiment(force=force, progress=progress, position=line,
                                        **{**p, "device": dev or p["device"]})
             finally: slots.put((line, dev))
-        with ThreadPoolExecutor(slots.qsize()) as ex:
-            futs = {ex.submit(one, p): p for p in todo}
-            for f in as_completed(futs):
-                try: f.result(); done(futs[f], None)
-                except Exception as e: done(futs[f], f"{type(e).__name__}: {e}"[:2000])
+        jobs, reads = shared_jobs(todo) if not devices else ({}, {})  # (GPUs: prepared above)
+        named, ready = {run_name(p): p for p in todo}, []
+        def ended(name, err):  # a run, or a shared job (its failure fails the runs that read it)
+            if name in named: return done(named[name], err and f"{type(err).__name__}: {err}"[:2000])
+            if err: errors[name] = f"{type(err).__name__}: {err}"[:2000]; save()
+            else: ready.append(name); bar.set_postfix_str(f"shared models {len(ready)} of {len(jobs)} ready")
+        with _job_runner(workers if jobs else 1) as call:
+            run_after([(j, partial(call, *job), ()) for j, job in jobs.items()]
+                      + [(n, partial(one, p), reads.get(n, ())) for n, p in named.items()], slots.qsize(), ended)
     bar.close()
     return pd.DataFrame([{"run": run_name(p), "embedding": p["embedding"], "quantizer": p["quantizer"],
                           "seed": p["seed"],
                           "state": state[run_name(p)], "folder": str(folder(p))} for p in runs])
 
-# %% ../nbs/07_grid.ipynb 29
+# %% ../nbs/07_grid.ipynb 36
 def grid_folders(grid:str="default", # a name in `GRIDS`
                  runs_dir=None, # where the grid ran (default `outputs/runs`)
                 ) -> list:

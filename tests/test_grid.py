@@ -87,7 +87,8 @@ def test_sweep_grid_reports_its_validation_sweep(out, monkeypatch):
     # the `sweep` grid's mechanism on the smoke preset: two learning rates, two epochs each, one row
     monkeypatch.setitem(GRIDS, "tiny_sweep", dict(rows=[("content", "rq_kmeans")], seeds=[0], preset="smoke",
                                                   sweep={"lr": [5e-4, 4e-3], "epochs": [2]}))
-    df = run_grid("tiny_sweep", out_dir=str(out/"sweep"), progress=False)
+    # two workers: the shared models (content, ENMF) in spawned processes, then both runs side by side
+    df = run_grid("tiny_sweep", out_dir=str(out/"sweep"), progress=False, workers=2)
     assert (df.state == "finished").all() and len(df) == 2
     rep = write_report(df.folder.tolist(), out/"sweep_report")
     sw = pd.read_csv(rep/"sweep.csv")
