@@ -118,10 +118,9 @@ def shared_jobs(runs:list, # run parameters (`grid_runs`)
         dense = "dense_bi_encoder" in {b.name for b in chosen_baselines(cfg)}
         read = lambda p: [p["embedding"], *([dense_space(p["embedding"])] if dense else [])]  # its yardstick's too
         leaves = lambda *some: leaf_spaces([(s, None) for r in some for s in read(r)])
-        fitted = [f"baseline {b}{tag}" for b in fitted_baselines(cfg)]
-        jobs |= {f"space {s}{tag}": (ps[0], "space", s) for s in leaves(*ps)}
-        jobs |= {f"baseline {b}{tag}": (ps[0], "baseline", b) for b in fitted_baselines(cfg)}
-        reads |= {run_name(p): [f"space {s}{tag}" for s in leaves(p)] + fitted for p in ps}
+        fitted = {f"baseline {b}{tag}": (ps[0], "baseline", b) for b in fitted_baselines(cfg)}
+        jobs |= {f"space {s}{tag}": (ps[0], "space", s) for s in leaves(*ps)} | fitted
+        reads |= {run_name(p): [f"space {s}{tag}" for s in leaves(p)] + list(fitted) for p in ps}
     tuned = lambda j: jobs[j][1] == "space" and SPACES[jobs[j][2]].meta.get("tuned")
     return {j: jobs[j] for j in sorted(jobs, key=lambda j: not tuned(j))}, reads
 
@@ -245,8 +244,9 @@ def run_grid(grid:str="default", # a name in `GRIDS`
         jobs, reads = shared_jobs(todo) if not devices else ({}, {})  # (GPUs: prepared above)
         named, ready = {run_name(p): p for p in todo}, []
         def ended(name, err):  # a run, or a shared job (its failure fails the runs that read it)
-            if name in named: return done(named[name], err and f"{type(err).__name__}: {err}"[:2000])
-            if err: errors[name] = f"{type(err).__name__}: {err}"[:2000]; save()
+            msg = err and f"{type(err).__name__}: {err}"[:2000]
+            if name in named: return done(named[name], msg)
+            if err: errors[name] = msg; save()
             else: ready.append(name); bar.set_postfix_str(f"shared models {len(ready)} of {len(jobs)} ready")
         with _job_runner(workers if jobs else 1) as call:
             run_after([(j, partial(call, *job), ()) for j, job in jobs.items()]
