@@ -473,10 +473,9 @@ def readme_results(out=None, # a report folder (default `report_dir()`)
     seen = set(pd.read_csv(out/"protocol.csv")["seen items"]) if (out/"protocol.csv").exists() else set()
     text = (f"{len(seeds)} runs, seed{'s' * (len(s) > 1)} {', '.join(map(str, s))}; differences of Recall@30 [95% "
             "interval, not adjusted: it may exclude 0 where Holm's verdict is n.d.]. *held*: every comparison "
-            "significant as claimed (seed and item-clustered query variance, "
-            f"Welch df at most seeds - 1, Holm over {len(pd.read_csv(out/'family.csv'))} comparisons); *not held*: one "
-            "significant the "
-            "other way; *not distinguishable* (n.d.): neither. Detectable with 80% power: "
+            "significant as claimed (seed and item-clustered query variance, Welch df at most seeds - 1, Holm over "
+            f"{len(pd.read_csv(out/'family.csv'))} comparisons); *not held*: one significant the other way; "
+            "*not distinguishable* (n.d.): neither. Detectable with 80% power: "
             + ", ".join(f"{_detectable_text(v, 2)} ({k})" for k, v in mdd.items()) + "."
             + (" One seed per row: no seed variance, so a verdict is about these models, not a retrained one."
                if len(s) == 1 else "")
