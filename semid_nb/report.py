@@ -170,28 +170,39 @@ def exploratory(runs:pd.DataFrame, # from `load_runs`
     return pd.DataFrame(out)
 
 # %% ../nbs/08_report.ipynb 28
+def _finding_cells(tests:pd.DataFrame, # `family`'s tests
+                   f, # a `tables.Finding`
+                   suffix:str="", # appended to the column names
+                  ) -> dict:
+    "One finding's effect and 95% interval per comparison and its verdict, from the family's tests."
+    t = tests.set_index(["better", "worse", "task"]) if len(tests) else None
+    if t is None or not all(c in t.index for c in f.comparisons): return {}
+    x = t.loc[list(f.comparisons)]
+    return {f"effect{suffix}": "; ".join(f"{d:+.3f}" for d in x["diff"]),
+            f"interval{suffix}": "; ".join(f"[{lo:+.3f}, {hi:+.3f}]" for lo, hi in zip(x.low, x.high)),
+            f"verdict{suffix}": finding_verdict(tests, f.comparisons)}
+
 def findings_table(runs:pd.DataFrame, # from `load_runs`
                    tests:pd.DataFrame, # `family`'s tests
                    before:pd.DataFrame|None=None, # an earlier report's verdicts (columns comparisons, verdict)
+                   alpha:float=0.05, # of the first seed's own family, as of `tests`
                   ) -> pd.DataFrame:
-    "One row per finding whose rows were run: its comparisons, each difference with its 95% interval, the verdict."
-    t = tests.set_index(["better", "worse", "task"]) if len(tests) else None
+    "One row per finding whose rows were run: each difference with its 95% interval, the verdict, the first seed's."
+    s0 = runs.seed.min()
+    alone = family(runs[runs.seed == s0], alpha) if runs.seed.nunique() > 1 else None  # as a one-seed report
     out = []
     for f in FINDINGS:
-        if t is None or not all(c in t.index for c in f.comparisons): continue
-        x = t.loc[list(f.comparisons)]
+        if not (cells := _finding_cells(tests, f)): continue
         out.append({"claim": f.claim, "table": f.table,
                     "comparisons": "; ".join(f"{row_label(a)} > {row_label(b)} ({TASKS[k]})"
-                                             for a, b, k in f.comparisons),
-                    "effect": "; ".join(f"{d:+.3f}" for d in x["diff"]),
-                    "interval": "; ".join(f"[{lo:+.3f}, {hi:+.3f}]" for lo, hi in zip(x.low, x.high)),
-                    "verdict": finding_verdict(tests, f.comparisons)})
+                                             for a, b, k in f.comparisons), **cells,
+                    **({} if alone is None else {f"verdict seed {s0}": "", **_finding_cells(alone, f, f" seed {s0}")})})
     out = pd.DataFrame(out)
     if before is not None and len(out):
         out["verdict before"] = out.comparisons.map(before.set_index("comparisons").verdict).fillna("")
     return out
 
-# %% ../nbs/08_report.ipynb 31
+# %% ../nbs/08_report.ipynb 33
 def detectable(runs:pd.DataFrame, # from `load_runs`
                tests:pd.DataFrame, # `family`'s tests
                n_trials:int=200, seed:int=0) -> dict:
@@ -203,7 +214,7 @@ def detectable(runs:pd.DataFrame, # from `load_runs`
         out[k] = v if np.isfinite(v) else None  # (none up to a difference of 1: too few seeds for the spread)
     return out
 
-# %% ../nbs/08_report.ipynb 34
+# %% ../nbs/08_report.ipynb 36
 def figure1(runs:pd.DataFrame, path) -> Path:
     "Scatter of search vs rec Recall@30 per Table 2 construction, with error bars; saved as PNG."
     import matplotlib; matplotlib.use("Agg")
@@ -223,7 +234,7 @@ def figure1(runs:pd.DataFrame, path) -> Path:
     path = Path(path); fig.savefig(path, dpi=120, bbox_inches="tight"); plt.close(fig)
     return path
 
-# %% ../nbs/08_report.ipynb 37
+# %% ../nbs/08_report.ipynb 39
 def decoder_comparison(folder, # a finished run (its checkpoint is loaded)
                        n_queries:int=300, n_users:int=300) -> pd.DataFrame:
     "Recall@30 and prompts/s of diverse beam search and of the exact decoder on a sample of the run's test prompts."
@@ -235,7 +246,7 @@ def decoder_comparison(folder, # a finished run (its checkpoint is loaded)
                           "prompts/s": e["queries_per_s"][t], "prompts": e["metrics"][t]["n"]}
                          for t in ("search", "rec") for name, e in both])
 
-# %% ../nbs/08_report.ipynb 39
+# %% ../nbs/08_report.ipynb 41
 _ID_COLUMNS = {"unique IDs": lambda v: v["unique_before_collisions"],
                "largest collision": lambda v: v["largest_collision_group"],
                "codes used": lambda v: "/".join(map(str, v["codebook_usage"])),
@@ -246,7 +257,7 @@ def _per_set(stats:dict, f) -> str:
     sets = {k: v for k, v in stats.items() if isinstance(v, dict)}
     return str(f(sets["shared"])) if list(sets) == ["shared"] else ", ".join(f"{k}: {f(v)}" for k, v in sets.items())
 
-# %% ../nbs/08_report.ipynb 40
+# %% ../nbs/08_report.ipynb 42
 def enmf_table(runs:pd.DataFrame) -> pd.DataFrame:
     "ENMF's validation Recall@30 for each learning rate tried (from the runs), marking the paper's and the chosen one."
     info = next((b["enmf"]["info"] for b in runs.baselines if "info" in b.get("enmf", {})), None)
@@ -255,7 +266,7 @@ def enmf_table(runs:pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame([{"lr": float(lr), "validation R@30": v, "": mark(float(lr))} for lr,
                          v in info["valid_recall@30"].items()])
 
-# %% ../nbs/08_report.ipynb 42
+# %% ../nbs/08_report.ipynb 44
 def protocol_table(runs:pd.DataFrame, # from `load_runs`
                   ) -> pd.DataFrame:
     "What each recommender reads of a user's history and its seen-item policy, as the runs recorded (empty before)."
@@ -271,7 +282,7 @@ def protocol_table(runs:pd.DataFrame, # from `load_runs`
                              "seen items": b["protocol"]["seen_items"]})
     return pd.DataFrame(rows)
 
-# %% ../nbs/08_report.ipynb 45
+# %% ../nbs/08_report.ipynb 47
 def list_lengths(runs:pd.DataFrame, # from `load_runs`
                 ) -> pd.DataFrame:
     "Per decoder and task: the mean list length and the share of lists under 30, averaged over the runs."
@@ -283,7 +294,7 @@ def list_lengths(runs:pd.DataFrame, # from `load_runs`
                  for t in dict.fromkeys(k for v in got for k in v)]
     return pd.DataFrame(rows)
 
-# %% ../nbs/08_report.ipynb 48
+# %% ../nbs/08_report.ipynb 50
 def unseen_intent_table(runs:pd.DataFrame, # from `load_runs`
                        ) -> pd.DataFrame:
     "Per row (mean over seeds): Recall@30 on unseen intents and on the paraphrases of the same items, both decoders."
@@ -305,7 +316,7 @@ def unseen_intent_table(runs:pd.DataFrame, # from `load_runs`
                                                                    else u["ceiling@30"] for c in cols[2:]}})
     return pd.DataFrame(rows)
 
-# %% ../nbs/08_report.ipynb 51
+# %% ../nbs/08_report.ipynb 53
 def id_draw_table(runs:pd.DataFrame, # from `load_runs`
                  ) -> pd.DataFrame:
     "Per row with several seeds: Recall@30's spread over seeds, and the mean pairwise ARI of first-level codes."
@@ -322,7 +333,7 @@ def id_draw_table(runs:pd.DataFrame, # from `load_runs`
                      "first-level ARI": float(np.mean(ari))})
     return pd.DataFrame(rows)
 
-# %% ../nbs/08_report.ipynb 55
+# %% ../nbs/08_report.ipynb 57
 # the spread table's ways: which of `SEED_SOURCES` follow the run's seed (the others stay at seed 0's)
 SPREAD_WAYS = {"all three": SEED_SOURCES, "both": ("init_seed", "order_seed"), "initialisation": ("init_seed",),
                "training order": ("order_seed",), "ID set": ("id_seed",)}
@@ -332,7 +343,7 @@ def _varying(runs:pd.DataFrame) -> list:
     keys = sorted({k for o in runs.overrides for k in o})
     return [k for k in keys if len({json.dumps(o.get(k)) for o in runs.overrides}) > 1]
 
-# %% ../nbs/08_report.ipynb 56
+# %% ../nbs/08_report.ipynb 58
 def sweep_table(runs:pd.DataFrame, # from `load_runs`
                ) -> pd.DataFrame:
     "Per setting tried: best validation epoch and Recall@30, and test Recall@30; empty when no setting varies."
@@ -352,7 +363,7 @@ def sweep_table(runs:pd.DataFrame, # from `load_runs`
     df["chosen"] = df["valid mean"] == df.groupby(["row", "seed"])["valid mean"].transform("max")
     return df
 
-# %% ../nbs/08_report.ipynb 59
+# %% ../nbs/08_report.ipynb 61
 def spread_table(runs:pd.DataFrame, # from `load_runs`
                 ) -> pd.DataFrame:
     "Mean and std over seeds of test Recall@30 when seeds vary the T5's initialisation and order, one, or the IDs."
@@ -374,13 +385,13 @@ def spread_table(runs:pd.DataFrame, # from `load_runs`
                          **{f"{t} {f}": getattr(w[t], f)() for t in ("search", "rec") for f in ("mean", "std")}})
     return pd.DataFrame(rows)
 
-# %% ../nbs/08_report.ipynb 63
+# %% ../nbs/08_report.ipynb 65
 def report_dir(grid:str="default" # a name in `GRIDS`
               ) -> Path:
     "Where a grid's report goes: `outputs/report`, or `outputs/report/<grid>` for any other grid."
     return outputs_dir()/"report" if grid == "default" else outputs_dir()/"report"/grid
 
-# %% ../nbs/08_report.ipynb 67
+# %% ../nbs/08_report.ipynb 69
 def archive_runs(folders, # finished runs
                  dest, # the archive, e.g. a report's `runs/`
                 ) -> list:
@@ -395,7 +406,7 @@ def archive_runs(folders, # finished runs
         if old.is_dir() and old.name not in kept: shutil.rmtree(old)
     return sorted(dest/n for n in kept)
 
-# %% ../nbs/08_report.ipynb 68
+# %% ../nbs/08_report.ipynb 70
 def provenance(runs:pd.DataFrame, # from `load_runs`
               ) -> str:
     "Which commits made the runs (how many each; `-dirty`: with uncommitted changes), and their run time in all."
@@ -404,7 +415,7 @@ def provenance(runs:pd.DataFrame, # from `load_runs`
     return (f"Runs made at commit{'s' * (len(n) > 1)} {at}; {runs.minutes.sum() / 60:.1f} h of run time in all "
             "(each run's minutes are in the table of every run).")
 
-# %% ../nbs/08_report.ipynb 70
+# %% ../nbs/08_report.ipynb 72
 def provenance_section(runs:pd.DataFrame, # from `load_runs`
                       ) -> str:
     "The report's provenance: each commit's runs and hours, the package versions and threads the runs recorded."
@@ -426,7 +437,7 @@ def provenance_section(runs:pd.DataFrame, # from `load_runs`
             + (f"; varying: {', '.join(c for c in vers if c not in same)}" if len(same) < vers.shape[1] else "")
             + ".\n")
 
-# %% ../nbs/08_report.ipynb 73
+# %% ../nbs/08_report.ipynb 75
 def _decoders(runs:pd.DataFrame, out:Path, decoder_run) -> tuple:
     "The decoder comparison on `decoder_run` (default: the first content run with its model), reused while unchanged."
     cand = [f for f in _select(runs, ("content", "rq_kmeans")).folder.tolist() + runs.folder.tolist()
@@ -443,14 +454,14 @@ def _decoders(runs:pd.DataFrame, out:Path, decoder_run) -> tuple:
     write_json(out/"decoders.json", {"stamp": stamp, "rows": dc.to_dict("records")})
     return run, dc
 
-# %% ../nbs/08_report.ipynb 74
+# %% ../nbs/08_report.ipynb 76
 def table_markdown(df:pd.DataFrame, # a table of the report
                    settings=(), # its columns that are settings, written as they are (a learning rate of 5e-4)
                   ) -> str:
     "`df` as Markdown: scores to three decimals, settings in full."
     return df.to_markdown(index=False, floatfmt=tuple("g" if c in settings else ".3f" for c in df.columns))
 
-# %% ../nbs/08_report.ipynb 75
+# %% ../nbs/08_report.ipynb 77
 def _detectable_text(v, digits:int=3) -> str:
     "A minimal detectable difference as the report and the README write it (None: none up to 1)."
     return "none up to 1" if v is None else f"{v:.{digits}f}"
@@ -471,31 +482,35 @@ def readme_results(out=None, # a report folder (default `report_dir()`)
     mdd = json.loads((out/"detectable.json").read_text())
     s = sorted(seeds.unique())
     seen = set(pd.read_csv(out/"protocol.csv")["seen items"]) if (out/"protocol.csv").exists() else set()
+    alone = next((c for c in f if c.startswith("verdict seed ")), None)  # the first seed's own verdict, if several
     text = (f"{len(seeds)} runs, seed{'s' * (len(s) > 1)} {', '.join(map(str, s))}; differences of Recall@30 [95% "
-            "interval, not adjusted: it may exclude 0 where Holm's verdict is n.d.]. *held*: every comparison "
+            "interval, unadjusted: it may exclude 0 where Holm says n.d.]. *held*: every comparison "
             "significant as claimed (seed and item-clustered query variance, Welch df at most seeds - 1, Holm over "
             f"{len(pd.read_csv(out/'family.csv'))} comparisons); *not held*: one significant the other way; "
-            "*not distinguishable* (n.d.): neither. Detectable with 80% power: "
+            "*n.d.* (not distinguishable): neither. Detectable with 80% power: "
             + ", ".join(f"{_detectable_text(v, 2)} ({k})" for k, v in mdd.items()) + "."
             + (" One seed per row: no seed variance, so a verdict is about these models, not a retrained one."
                if len(s) == 1 else "")
-            + (" *before*: the three-seed report's verdict before this protocol." if "verdict before" in f else "")
+            + (f" *{alone[8:]}*: the test on {alone[8:]}'s runs alone (query variance only, as a one-seed report "
+               "claims)." if alone else "")
+            + (" *before*: the three-seed verdict before this protocol." if "verdict before" in f else "")
             + {frozenset({"exclude"}): " Every recommender excludes a user's train and validation items.",
                frozenset({"keep"}): " No recommender excludes the items a user has."}.get(frozenset(seen), ""))
     lines = textwrap.wrap(text, 116, break_on_hyphens=False)
-    lines += ["", "| the paper's finding | difference [95% interval] | verdict | before |",
-                                        "|---|---|---|---|"]
+    cols = [c for c in (alone, "verdict before") if c and c in f]  # beside the verdict, if the report has them
+    head = "| the paper's finding | difference [95% interval] | verdict |" + "".join(f" {c[8:]} |" for c in cols)
+    lines += ["", head, "|---|---|---|" + "---|" * len(cols)]
     diff = lambda x: x.effect.replace("; ", " / ") if ";" in x.effect else f"{x.effect} {x.interval}"
-    before = f["verdict before"].fillna("") if "verdict before" in f else pd.Series("", index=f.index)
-    nd = lambda v: "n.d." if v == "not distinguishable" else v
-    lines += [f"| {x.claim} | {diff(x)} | {nd(x.verdict)} | {nd(b)} |" for x, b in zip(f.itertuples(), before)]
+    nd = lambda v: "n.d." if v == "not distinguishable" else "" if pd.isna(v) else v
+    lines += [f"| {x.claim} | {diff(x)} | {nd(x.verdict)} |" + "".join(f" {nd(x[c])} |" for c in cols)
+              for _, x in f.iterrows()]
     lines += ["", f"![Figure 1]({link}/figure1.png)", "", "| Table 2 (RQ-KMeans) | search | rec |", "|---|---|---|"]
     lines += [f"| {r} | {cell(r, 'search')} | {cell(r, 'rec')} |" for r in gen]
     lines += [f"| *best yardstick: {yard['search'].idxmax()} / {yard['rec'].idxmax()}* | *{yard['search'].max():.3f}* "
               f"| *{yard['rec'].max():.3f}* |"]
     return "\n".join(lines) + "\n"
 
-# %% ../nbs/08_report.ipynb 77
+# %% ../nbs/08_report.ipynb 79
 def write_report(folders, # run folders (unfinished ones are skipped)
                  out_dir=None, # default `report_dir()`
                  decoder_run=None, # run for the decoder comparison (default: the first content run); False to skip
@@ -546,6 +561,8 @@ def write_report(folders, # run folders (unfinished ones are skipped)
                   "significant as claimed; not held: one significant the other way; else not distinguishable). "
                   + (f"The verdict before: {before.report.iloc[0]}. " if before is not None and "report" in before
                      else "")
+                  + ("The verdict of a seed alone: the same test on that seed's runs only, with no seed variance (as "
+                     "a one-seed report would claim). " if any(c.startswith("verdict seed ") for c in found) else "")
                   + "At this grid's spread the test finds a difference of "
                   + " and ".join(f"{_detectable_text(v)} on {TASKS[k]}" for k, v in mdd.items())
                   + " in 80% of simulated tables (the minimal detectable difference).\n\n"
