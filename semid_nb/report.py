@@ -551,7 +551,7 @@ def write_report(folders, # run folders (unfinished ones are skipped)
         atomic_write(out/f"{name}.csv", df.to_csv())
         md.append(f"## {t['title']}\n\n{text}")
     before = pd.read_csv(out/"findings_before.csv") if (out/"findings_before.csv").exists() else None
-    if (found := findings_table(runs, tests, before)).shape[0]:
+    if (found := findings_table(runs, tests, before, alpha)).shape[0]:
         atomic_write(out/"findings.csv", found.to_csv(index=False))
         mdd = detectable(runs, tests)
         atomic_write(out/"detectable.json", json.dumps(mdd) + "\n")
