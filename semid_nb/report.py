@@ -182,6 +182,14 @@ def _finding_cells(tests:pd.DataFrame, # `family`'s tests
             f"interval{suffix}": "; ".join(f"[{lo:+.3f}, {hi:+.3f}]" for lo, hi in zip(x.low, x.high)),
             f"verdict{suffix}": finding_verdict(tests, f.comparisons)}
 
+def _seed_cells(alone:pd.DataFrame|None, # `family`'s tests on one seed's runs (None: no such column)
+                f, # a `tables.Finding`
+                seed:int) -> dict:
+    "The finding's verdict, effect and interval from one seed's runs alone, empty where that seed lacks a row."
+    if alone is None: return {}
+    got = _finding_cells(alone, f, f" seed {seed}")
+    return {k: got.get(k, "") for k in (f"verdict seed {seed}", f"effect seed {seed}", f"interval seed {seed}")}
+
 def findings_table(runs:pd.DataFrame, # from `load_runs`
                    tests:pd.DataFrame, # `family`'s tests
                    before:pd.DataFrame|None=None, # an earlier report's verdicts (columns comparisons, verdict)
@@ -195,8 +203,7 @@ def findings_table(runs:pd.DataFrame, # from `load_runs`
         if not (cells := _finding_cells(tests, f)): continue
         out.append({"claim": f.claim, "table": f.table,
                     "comparisons": "; ".join(f"{row_label(a)} > {row_label(b)} ({TASKS[k]})"
-                                             for a, b, k in f.comparisons), **cells,
-                    **({} if alone is None else {f"verdict seed {s0}": "", **_finding_cells(alone, f, f" seed {s0}")})})
+                                             for a, b, k in f.comparisons), **cells, **_seed_cells(alone, f, s0)})
     out = pd.DataFrame(out)
     if before is not None and len(out):
         out["verdict before"] = out.comparisons.map(before.set_index("comparisons").verdict).fillna("")
@@ -483,6 +490,7 @@ def readme_results(out=None, # a report folder (default `report_dir()`)
     s = sorted(seeds.unique())
     seen = set(pd.read_csv(out/"protocol.csv")["seen items"]) if (out/"protocol.csv").exists() else set()
     alone = next((c for c in f if c.startswith("verdict seed ")), None)  # the first seed's own verdict, if several
+    short = lambda c: c.removeprefix("verdict ")  # a verdict column as the README names it ("seed 0", "before")
     text = (f"{len(seeds)} runs, seed{'s' * (len(s) > 1)} {', '.join(map(str, s))}; differences of Recall@30 [95% "
             "interval, unadjusted: it may exclude 0 where Holm says n.d.]. *held*: every comparison "
             "significant as claimed (seed and item-clustered query variance, Welch df at most seeds - 1, Holm over "
@@ -491,14 +499,14 @@ def readme_results(out=None, # a report folder (default `report_dir()`)
             + ", ".join(f"{_detectable_text(v, 2)} ({k})" for k, v in mdd.items()) + "."
             + (" One seed per row: no seed variance, so a verdict is about these models, not a retrained one."
                if len(s) == 1 else "")
-            + (f" *{alone[8:]}*: the test on {alone[8:]}'s runs alone (query variance only, as a one-seed report "
+            + (f" *{short(alone)}*: the test on {short(alone)}'s runs alone (query variance only, as a one-seed report "
                "claims)." if alone else "")
             + (" *before*: the three-seed verdict before this protocol." if "verdict before" in f else "")
             + {frozenset({"exclude"}): " Every recommender excludes a user's train and validation items.",
                frozenset({"keep"}): " No recommender excludes the items a user has."}.get(frozenset(seen), ""))
     lines = textwrap.wrap(text, 116, break_on_hyphens=False)
     cols = [c for c in (alone, "verdict before") if c and c in f]  # beside the verdict, if the report has them
-    head = "| the paper's finding | difference [95% interval] | verdict |" + "".join(f" {c[8:]} |" for c in cols)
+    head = "| the paper's finding | difference [95% interval] | verdict |" + "".join(f" {short(c)} |" for c in cols)
     lines += ["", head, "|---|---|---|" + "---|" * len(cols)]
     diff = lambda x: x.effect.replace("; ", " / ") if ";" in x.effect else f"{x.effect} {x.interval}"
     nd = lambda v: "n.d." if v == "not distinguishable" else "" if pd.isna(v) else v
