@@ -116,3 +116,30 @@ def test_notebooks_show_their_definitions():
     s = summary()
     assert s["share_shown"] >= 0.6, f"{s['shown']} of {s['definitions']} exported definitions shown at work"
     assert s["median_lines"] <= 10, f"median exported cell {s['median_lines']} lines"
+
+
+def test_compare_runs_tells_identical_runs_from_other_draws(tmp_path, capsys):
+    import json, shutil, sys; sys.path.insert(0, str(ROOT/"tools"))
+    import numpy as np
+    from compare_runs import compare, main
+    old = ROOT/"outputs"/"report"/"runs"
+    runs = sorted(p for p in old.iterdir() if "-search-rq_kmeans-" in p.name or "-rec-rq_kmeans-" in p.name)
+    runs = [p for p in runs if "-s0-" in p.name]
+    for p in runs: shutil.copytree(p, tmp_path/p.name)
+    t = compare(tmp_path, old)
+    assert len(t) == 2 and t[["same ids", "same ranks", "same metrics"]].all(axis=None), t
+    # another draw of the Search row: its ranks and Recall@30 moved, by 0.05 on search
+    moved = tmp_path/runs[1].name
+    m = json.loads((moved/"metrics.json").read_text()); m["search"]["recall@30"] += 0.05
+    (moved/"metrics.json").write_text(json.dumps(m))
+    r = dict(np.load(moved/"ranks.npz")); k = next(iter(r)); r[k] = r[k] + 1; np.savez(moved/"ranks.npz", **r)
+    t = compare(tmp_path, old).set_index("run")
+    row = t.loc["search-rq_kmeans"]
+    assert row["same ids"] and not row["same ranks"] and not row["same metrics"]
+    row_runs = sorted(old.glob(runs[1].name.removesuffix("s0-" + runs[1].name.split("-")[-1]) + "s*"))
+    seeds = [json.loads((p/"metrics.json").read_text())["search"]["recall@30"] for p in row_runs]
+    assert len(seeds) == 5 and abs(row["search z"] - (seeds[0] + 0.05 - np.mean(seeds)) / np.std(seeds, ddof=1)) < 0.01
+    assert main([str(tmp_path), str(old)]) == 0
+    assert "1 of 2 runs identical to OLD's bit for bit" in capsys.readouterr().out
+    shutil.copytree(moved, tmp_path/moved.name.replace("-s0-", "-s9-"))  # a seed OLD has not
+    assert main([str(tmp_path), str(old)]) == 1
