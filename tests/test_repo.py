@@ -121,10 +121,11 @@ def test_notebooks_show_their_definitions():
 def test_compare_runs_tells_identical_runs_from_other_draws(tmp_path, capsys):
     import json, shutil, sys; sys.path.insert(0, str(ROOT/"tools"))
     import numpy as np
-    from compare_runs import compare, main
+    from scipy import stats
+    from compare_runs import compare, main, row_of
     old = ROOT/"outputs"/"report"/"runs"
-    runs = sorted(p for p in old.iterdir() if "-search-rq_kmeans-" in p.name or "-rec-rq_kmeans-" in p.name)
-    runs = [p for p in runs if "-s0-" in p.name]
+    assert row_of("a-b-s3-37eae46f") == row_of("a-b-s0-37eae46f") == "a-b-37eae46f" and row_of("a-b-s12") == "a-b"
+    runs = [old/f"ml-100k-template-{r}-rq_kmeans-t5-scratch-default-s0-37eae46f" for r in ("rec", "search")]
     for p in runs: shutil.copytree(p, tmp_path/p.name)
     t = compare(tmp_path, old)
     assert len(t) == 2 and t[["same ids", "same ranks", "same metrics"]].all(axis=None), t
@@ -133,13 +134,21 @@ def test_compare_runs_tells_identical_runs_from_other_draws(tmp_path, capsys):
     m = json.loads((moved/"metrics.json").read_text()); m["search"]["recall@30"] += 0.05
     (moved/"metrics.json").write_text(json.dumps(m))
     r = dict(np.load(moved/"ranks.npz")); k = next(iter(r)); r[k] = r[k] + 1; np.savez(moved/"ranks.npz", **r)
-    t = compare(tmp_path, old).set_index("run")
-    row = t.loc["search-rq_kmeans"]
+    row = compare(tmp_path, old).set_index("run").loc["search-rq_kmeans-s0-37eae46f"]
     assert row["same ids"] and not row["same ranks"] and not row["same metrics"]
-    row_runs = sorted(old.glob(runs[1].name.removesuffix("s0-" + runs[1].name.split("-")[-1]) + "s*"))
-    seeds = [json.loads((p/"metrics.json").read_text())["search"]["recall@30"] for p in row_runs]
-    assert len(seeds) == 5 and abs(row["search z"] - (seeds[0] + 0.05 - np.mean(seeds)) / np.std(seeds, ddof=1)) < 0.01
+    others = [json.loads((p/"metrics.json").read_text())["search"]["recall@30"]
+              for p in old.glob(runs[1].name.replace("-s0-", "-s*-")) if p.name != runs[1].name]
+    n = len(others); assert n >= 2 and row["other seeds"] == n
+    expect = (m["search"]["recall@30"] - np.mean(others)) / (np.std(others, ddof=1) * (1 + 1 / n) ** 0.5)
+    assert abs(row["search t"] - expect) < 0.01
+    q = stats.t.ppf(0.975, n - 1)
+    assert row["inside 95%"] == (abs(row["search t"]) <= q and abs(row["rec t"]) <= q)
     assert main([str(tmp_path), str(old)]) == 0
     assert "1 of 2 runs identical to OLD's bit for bit" in capsys.readouterr().out
+    m["search"]["recall@30"] += 1.0; (moved/"metrics.json").write_text(json.dumps(m))  # far outside the seeds
+    assert not compare(tmp_path, old).set_index("run").loc["search-rq_kmeans-s0-37eae46f", "inside 95%"]
     shutil.copytree(moved, tmp_path/moved.name.replace("-s0-", "-s9-"))  # a seed OLD has not
     assert main([str(tmp_path), str(old)]) == 1
+    for p in list(tmp_path.iterdir()):
+        if "-s9-" not in p.name: shutil.rmtree(p)
+    assert main([str(tmp_path), str(old)]) == 1 and "none of the 1 runs" in capsys.readouterr().out

@@ -3,9 +3,11 @@
     python tools/compare_runs.py outputs/runs outputs/report/runs    # after a plain `make run` in a fresh clone
 
 For each run: whether its ID codes, per-prompt ranks and metrics are identical to OLD's (they are, bit for bit, on a
-CPU of the kind that made OLD), and where its search and rec Recall@30 fall among OLD's seeds of the same row (in
-standard deviations from their mean): on another CPU, whose float32 kernels differ in their last bits, a rerun is
-another draw and should land among them. Exits 1 when a run in NEW has no counterpart in OLD or none was finished."""
+CPU of the kind that made OLD's run), and where its search and rec Recall@30 fall against OLD's other seeds of the
+same row: t = (new - their mean) / (their sd * sqrt(1 + 1/n)), inside the 95% prediction interval of one more seed
+when |t| is below Student's t quantile with n - 1 degrees of freedom. On another CPU, whose float32 kernels differ in
+their last bits, a rerun is another draw and should mostly land inside. Exits 1 when no run in NEW was finished or
+one has no counterpart in OLD."""
 import argparse, json, re, sys
 from pathlib import Path
 import numpy as np, pandas as pd
@@ -14,8 +16,8 @@ METRICS = ("search", "rec")
 
 
 def row_of(name:str) -> str:
-    "A run's row: its folder name without the seed and the settings' hash."
-    return re.sub(r"-s\d+-[0-9a-f]+$", "", name)
+    "A run's row: its folder name without the seed (the settings' hash, when there is one, stays)."
+    return re.sub(r"-s\d+(-[0-9a-f]{8})?$", r"\1", name)
 
 
 def arrays_equal(a:Path, b:Path) -> bool:
@@ -34,25 +36,28 @@ def cpu(run:Path) -> str:
 
 
 def compare(new:Path, old:Path) -> pd.DataFrame:
-    "One row per finished run in `new`: identical parts, and its Recall@30 against `old`'s seeds of that row."
+    "One row per finished run in `new`: identical parts, and its Recall@30 against `old`'s other seeds of its row."
+    from scipy import stats
     seeds = {}
     for r in old.iterdir():
-        if (r/"DONE.json").exists(): seeds.setdefault(row_of(r.name), []).append(recalls(r))
+        if (r/"DONE.json").exists(): seeds.setdefault(row_of(r.name), {})[r.name] = recalls(r)
     out = []
     for run in sorted(r for r in new.iterdir() if (r/"DONE.json").exists()):
-        twin, row = old/run.name, {"run": run.name.removeprefix("ml-100k-template-").split("-t5-")[0]}
+        twin, row = old/run.name, {"run": run.name.removeprefix("ml-100k-template-").replace("-t5-scratch-default", "")}
         if not (twin/"DONE.json").exists():
             out.append({**row, "in OLD": False}); continue
         same = {f: arrays_equal(run/f"{f}.npz", twin/f"{f}.npz") for f in ("ids", "ranks")}
         same["metrics"] = json.loads((run/"metrics.json").read_text()) == json.loads((twin/"metrics.json").read_text())
         row.update({"in OLD": True, **{f"same {k}": v for k, v in same.items()}})
         row.update({"CPU": cpu(run), "OLD's CPU": cpu(twin)})
-        got, ref = recalls(run), pd.DataFrame(seeds[row_of(run.name)])
+        got, others = recalls(run), pd.DataFrame([v for k, v in seeds[row_of(run.name)].items() if k != run.name])
+        n = len(others)
         for k in METRICS:
-            sd = ref[k].std(ddof=1) if len(ref) > 1 else float("nan")
-            row.update({k: round(got[k], 4), f"{k} OLD": round(recalls(twin)[k], 4),
-                        f"{k} z": round((got[k] - ref[k].mean()) / sd, 2) if sd > 0 else float("nan")})
-        row["OLD seeds"] = len(ref)
+            sd = others[k].std(ddof=1) if n > 1 else float("nan")
+            t = (got[k] - others[k].mean()) / (sd * (1 + 1 / n) ** 0.5) if sd > 0 else float("nan")
+            row.update({k: round(got[k], 4), f"{k} OLD": round(recalls(twin)[k], 4), f"{k} t": round(t, 2)})
+        row["other seeds"] = n
+        row["inside 95%"] = bool(n > 1 and all(abs(row[f"{k} t"]) <= stats.t.ppf(0.975, n - 1) for k in METRICS))
         out.append(row)
     return pd.DataFrame(out)
 
@@ -67,10 +72,11 @@ def main(argv=None) -> int:
     pd.set_option("display.width", 250, "display.max_columns", 30)
     print(t.to_string(index=False))
     found = t[t["in OLD"]]
+    if found.empty: print(f"\nnone of the {len(t)} runs is in {a.old} (other settings, or other names)"); return 1
     ident = found[["same ids", "same ranks", "same metrics"]].all(axis=1)
-    z = found[[f"{k} z" for k in METRICS]].abs().max(axis=1)
-    print(f"\n{int(ident.sum())} of {len(t)} runs identical to OLD's bit for bit; of the {int((~ident).sum())} others, "
-          f"{int((z[~ident] <= 2).sum())} within 2 standard deviations of OLD's seeds of their row on search and rec"
+    inside = int(found["inside 95%"][~ident].sum())
+    print(f"\n{int(ident.sum())} of {len(found)} runs identical to OLD's bit for bit; of the {int((~ident).sum())} "
+          f"others, {inside} inside the 95% prediction interval of OLD's other seeds of their row on search and rec"
           + (f"; {len(t) - len(found)} not in OLD" if len(found) < len(t) else ""))
     return 0 if len(found) == len(t) else 1
 
