@@ -6,7 +6,8 @@
   beam search (60 beams) constrained by `prefix_allowed_tokens_fn`, same model, prompts/s; the share of decode time the
   constraint costs; the exact decoder (trie walk) against teacher forcing every item;
 - several runs per card (`--parts per-card`, CUDA): 1, 2 and 4 processes training the default shape on one card at
-  once (what `semid-grid --devices cuda:0 cuda:0 ...` does), each started at the same moment; their summed examples/s;
+  once (what `semid-grid --devices cuda:0 cuda:0 ...` does), their epochs started at one moment: the card's examples/s
+  (every example over the span from that moment to the last process's end);
 - catalogue size: the trie's build time and memory at 1.7k, 62k (the paper's) and 1M items;
 - ENMF (opt-in, `--parts enmf`): the recommendation space's training through RecBole with RecBole's own `forward`
   against ours, seconds per epoch and peak memory (MovieLens-1M by default, whose long histories make the difference).
@@ -63,16 +64,18 @@ def fixed_length(ex, n, length=64):
 
 
 def ours(model, tok, ex, bs, dev, compile_=False, start_at=None) -> dict:
-    "Our training loop on `ex`, one epoch (after a warm-up step, and from `start_at`, a wall time, if given): examples/s and peak memory."
+    "Our loop on `ex`, one epoch after a warm-up step (from `start_at`, a wall time, if given): examples/s and memory."
     warm = {k: v[:bs] for k, v in ex.items() if k in ("source", "target")}
     kw = dict(lr=2e-3, batch_size=bs, weight_decay=0.01, warmup_ratio=0.05, progress=False, device=dev, group_by_length=True,
               compile=compile_)
     train_model(model, tok, warm, epochs=1, **kw)
     sync(dev); reset_peak(dev)
     if start_at: time.sleep(max(0.0, start_at - time.time()))
+    began = time.time()
     h = train_model(model, tok, ex, epochs=1, **kw)
     sync(dev)
-    return {"examples/s": round(h["examples_per_s"], 1), "peak MiB": round(peak(dev))}
+    ended = time.time()
+    return {"examples/s": round(h["examples_per_s"], 1), "peak MiB": round(peak(dev)), "began": began, "ended": ended}
 
 
 def hf_trainer(model, tok, ex, bs, dev) -> dict:
@@ -110,7 +113,8 @@ def training(inp, ids, tok, ex, dev, quick, which=("default", "base"), start_at=
         row = {"model": name, "batch": bs, "examples": len(exs["source"])}
         torch.manual_seed(0); r = ours(make(), tok, exs, bs, dev, start_at=start_at)
         row.update({"ours ex/s": r["examples/s"], "ours peak MiB": r["peak MiB"]})
-        if ours_only: rows.append(row); print(json.dumps(row), flush=True); continue
+        if ours_only:  # per_card's children: when the measured epoch began and ended
+            rows.append({**row, "began": r["began"], "ended": r["ended"]}); print(json.dumps(row), flush=True); continue
         if dev.type == "cuda" and "T5-base" in name:  # compiling takes a minute: only where it matters
             torch.manual_seed(0); r = ours(make(), tok, exs, bs, dev, compile_=True)
             row.update({"ours+compile ex/s": r["examples/s"]})
@@ -120,8 +124,8 @@ def training(inp, ids, tok, ex, dev, quick, which=("default", "base"), start_at=
     return rows
 
 
-def per_card(dev, counts=(1, 2, 4), settle=60) -> list:
-    "Several processes training the default shape on one card at once, started together: the summed examples/s."
+def per_card(dev, counts=(1, 2, 4), settle=60, timeout=300) -> list:
+    "Several processes training the default shape on one card, their epochs started together: the card's examples/s."
     import subprocess
     rows = []
     for k in counts:
@@ -129,16 +133,23 @@ def per_card(dev, counts=(1, 2, 4), settle=60) -> list:
         with tempfile.TemporaryDirectory() as d:
             cmd = lambda i: [sys.executable, __file__, "--parts", "training", "--shapes", "default", "--ours-only",
                              "--start-at", str(start), "--out", f"{d}/{i}"]
-            procs = [subprocess.Popen(cmd(i), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for i in range(k)]
-            codes = [p.wait() for p in procs]
+            logs = [open(f"{d}/{i}.log", "w") for i in range(k)]
+            procs = [subprocess.Popen(cmd(i), stdout=logs[i], stderr=subprocess.STDOUT) for i in range(k)]
+            codes = []
+            for i, p in enumerate(procs):
+                try: codes.append(p.wait(timeout=max(1, start + timeout - time.time())))
+                except subprocess.TimeoutExpired: p.kill(); codes.append("timed out")
+                if codes[-1] != 0:
+                    print(f"process {i} of {k}: {codes[-1]}\n" + Path(f"{d}/{i}.log").read_text()[-2000:])
             got = [json.loads(Path(f"{d}/{i}/bench-{dev.type}.json").read_text())["training"][0]
                    for i in range(k) if codes[i] == 0]
-        late = [i for i in range(k) if codes[i] != 0]
-        rows.append({"processes": k, "ex/s each": [g["ours ex/s"] for g in got], "summed ex/s": round(sum(g["ours ex/s"] for g in got)),
-                     "failed": len(late)})
-        print(json.dumps(rows[-1]), flush=True)
-    base = rows[0]["summed ex/s"] or 1
-    for r in rows: r["vs one"] = round(r["summed ex/s"] / base, 2)
+        row = {"processes": k, "failed": k - len(got), "ex/s each": [g["ours ex/s"] for g in got]}
+        if got:  # the card's rate: every example over the span from the common start to the last end
+            row["start lag s"] = round(max(g["began"] for g in got) - start, 2)  # over 1 s: not started together
+            row["card ex/s"] = round(sum(g["examples"] for g in got) / (max(g["ended"] for g in got) - start))
+        rows.append(row); print(json.dumps(row), flush=True)
+    one = next((r.get("card ex/s") for r in rows if r["processes"] == 1 and not r["failed"]), None)
+    for r in rows: r["vs one"] = round(r["card ex/s"] / one, 2) if one and "card ex/s" in r else None
     return rows
 
 
@@ -254,9 +265,9 @@ def main():
                     choices=["trie", "training", "decoding", "enmf", "per-card"], help="what to measure, in this order")
     ap.add_argument("--shapes", nargs="*", default=["default", "base"], choices=["default", "base"],
                     help="the training part's model shapes")
-    ap.add_argument("--per-card", type=int, nargs="*", default=[1, 2, 4], help="per-card: the numbers of processes to try")
+    ap.add_argument("--per-card", type=int, nargs="+", default=[1, 2, 4], help="per-card: the numbers of processes")
     ap.add_argument("--ours-only", action="store_true", help="training: our loop only, not Hugging Face's")
-    ap.add_argument("--start-at", type=float, default=None, help="training: start the measured epoch at this wall time")
+    ap.add_argument("--start-at", type=float, default=None, help="training: begin the measured epoch at this wall time")
     ap.add_argument("--enmf-dataset", default="ml-1m", help="dataset of the ENMF part (its longest history matters)")
     ap.add_argument("--enmf-epochs", type=int, default=2, help="ENMF epochs per variant")
     a = ap.parse_args()
@@ -271,7 +282,8 @@ def main():
     for part in a.parts:  # in the order given (the default measures the trie first, before training leaves memory resident)
         if part == "trie": out["trie"] = trie_sizes()
         if part == "enmf": out["enmf"] = enmf_forward(a.enmf_dataset, a.enmf_epochs)
-        if part == "training": out["training"] = training(inp, ids, tok, ex, dev, a.quick, a.shapes, a.start_at, a.ours_only)
+        if part == "training":
+            out["training"] = training(inp, ids, tok, ex, dev, a.quick, a.shapes, a.start_at, a.ours_only)
         if part == "per-card": out["per-card"] = per_card(dev, a.per_card)
         if part == "decoding":
             train_model(model, tok, ex, **{**train_settings(inp.cfg), "epochs": 2}, progress=False, device=dev)  # trained
