@@ -139,6 +139,7 @@ def per_card(dev, counts=(1, 2, 4), settle=60, timeout=300) -> list:
             for i, p in enumerate(procs):
                 try: codes.append(p.wait(timeout=max(1, start + timeout - time.time())))
                 except subprocess.TimeoutExpired: p.kill(); codes.append("timed out")
+                logs[i].close()
                 if codes[-1] != 0:
                     print(f"process {i} of {k}: {codes[-1]}\n" + Path(f"{d}/{i}.log").read_text()[-2000:])
             got = [json.loads(Path(f"{d}/{i}/bench-{dev.type}.json").read_text())["training"][0]

@@ -11,6 +11,8 @@ one has no counterpart in OLD."""
 import argparse, json, re, sys
 from pathlib import Path
 import numpy as np, pandas as pd
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from semid_nb.runner import is_finished
 
 METRICS = ("search", "rec")
 
@@ -40,24 +42,26 @@ def compare(new:Path, old:Path) -> pd.DataFrame:
     from scipy import stats
     seeds = {}
     for r in old.iterdir():
-        if (r/"DONE.json").exists(): seeds.setdefault(row_of(r.name), {})[r.name] = recalls(r)
+        if is_finished(r): seeds.setdefault(row_of(r.name), {})[r.name] = recalls(r)
     out = []
-    for run in sorted(r for r in new.iterdir() if (r/"DONE.json").exists()):
+    for run in sorted(r for r in new.iterdir() if is_finished(r)):
         twin, row = old/run.name, {"run": run.name.removeprefix("ml-100k-template-").replace("-t5-scratch-default", "")}
-        if not (twin/"DONE.json").exists():
+        if not is_finished(twin):
             out.append({**row, "in OLD": False}); continue
         same = {f: arrays_equal(run/f"{f}.npz", twin/f"{f}.npz") for f in ("ids", "ranks")}
         same["metrics"] = json.loads((run/"metrics.json").read_text()) == json.loads((twin/"metrics.json").read_text())
         row.update({"in OLD": True, **{f"same {k}": v for k, v in same.items()}})
         row.update({"CPU": cpu(run), "OLD's CPU": cpu(twin)})
-        got, others = recalls(run), pd.DataFrame([v for k, v in seeds[row_of(run.name)].items() if k != run.name])
+        got, mine = recalls(run), seeds[row_of(run.name)]
+        was, others = mine[run.name], pd.DataFrame([v for k, v in mine.items() if k != run.name])
         n = len(others)
         for k in METRICS:
             sd = others[k].std(ddof=1) if n > 1 else float("nan")
             t = (got[k] - others[k].mean()) / (sd * (1 + 1 / n) ** 0.5) if sd > 0 else float("nan")
-            row.update({k: round(got[k], 4), f"{k} OLD": round(recalls(twin)[k], 4), f"{k} t": round(t, 2)})
+            row.update({k: round(got[k], 4), f"{k} OLD": round(was[k], 4), f"{k} t": round(t, 2)})
         row["other seeds"] = n
-        row["inside 95%"] = bool(n > 1 and all(abs(row[f"{k} t"]) <= stats.t.ppf(0.975, n - 1) for k in METRICS))
+        q = stats.t.ppf(0.975, n - 1) if n > 1 else float("nan")
+        row["inside 95%"] = bool(n > 1 and all(abs(row[f"{k} t"]) <= q for k in METRICS))
         out.append(row)
     return pd.DataFrame(out)
 
