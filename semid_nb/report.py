@@ -438,7 +438,8 @@ def provenance_section(runs:pd.DataFrame, # from `load_runs`
             "notebooks when its runs started (results written under `outputs/` do not count).\n\n"
             + by.reset_index().to_markdown(index=False) + "\n\n"
             + f"Threads per run: {', '.join(threads)}. CPUs: {', '.join(f'{c} ({n} runs)' for c, n in cpus.items())} "
-            "(another machine may compute other embeddings and IDs: compare runs bit for bit on one machine). "
+            "(a run reproduces bit for bit on a CPU like the one that made it; on another kind, "
+            "`tools/compare_runs.py` places it among its row's seeds). "
             "Package versions the runs recorded: "
             + ", ".join(f"{k} {v}" for k, v in same.items())
             + (f"; varying: {', '.join(c for c in vers if c not in same)}" if len(same) < vers.shape[1] else "")
