@@ -28,8 +28,12 @@ def arrays_equal(a:Path, b:Path) -> bool:
     return set(x.files) == set(y.files) and all(np.array_equal(x[k], y[k]) for k in x.files)
 
 
-def recalls(run:Path) -> dict:
-    m = json.loads((run/"metrics.json").read_text())
+def metrics(run:Path) -> dict:
+    return json.loads((run/"metrics.json").read_text())
+
+
+def recalls(m:dict) -> dict:
+    "Search and rec Recall@30 of a run's metrics."
     return {k: m[k]["recall@30"] for k in METRICS}
 
 
@@ -42,17 +46,18 @@ def compare(new:Path, old:Path) -> pd.DataFrame:
     from scipy import stats
     seeds = {}
     for r in old.iterdir():
-        if is_finished(r): seeds.setdefault(row_of(r.name), {})[r.name] = recalls(r)
+        if is_finished(r): seeds.setdefault(row_of(r.name), {})[r.name] = recalls(metrics(r))
     out = []
     for run in sorted(r for r in new.iterdir() if is_finished(r)):
         twin, row = old/run.name, {"run": run.name.removeprefix("ml-100k-template-").replace("-t5-scratch-default", "")}
         if not is_finished(twin):
             out.append({**row, "in OLD": False}); continue
         same = {f: arrays_equal(run/f"{f}.npz", twin/f"{f}.npz") for f in ("ids", "ranks")}
-        same["metrics"] = json.loads((run/"metrics.json").read_text()) == json.loads((twin/"metrics.json").read_text())
+        m = metrics(run)
+        same["metrics"] = m == metrics(twin)
         row.update({"in OLD": True, **{f"same {k}": v for k, v in same.items()}})
         row.update({"CPU": cpu(run), "OLD's CPU": cpu(twin)})
-        got, mine = recalls(run), seeds[row_of(run.name)]
+        got, mine = recalls(m), seeds[row_of(run.name)]
         was, others = mine[run.name], pd.DataFrame([v for k, v in mine.items() if k != run.name])
         n = len(others)
         for k in METRICS:
